@@ -1,0 +1,1 @@
+"""tf_diffaug.data (being written)."""

@@ -1,0 +1,1 @@
+"""tf_diffaug.gan (being written)."""

@@ -1,0 +1,1 @@
+"""tf_diffaug.lottery (being written)."""
