@@ -1,0 +1,241 @@
+"""Finding and training GAN lottery tickets by iterative magnitude pruning (IMP).
+
+Stage I of Chen et al., "Data-Efficient GAN Training Beyond (Just) Augmentations: A Lottery
+Ticket Perspective", NeurIPS 2021 (arXiv:2103.00397): train the GAN on the small training set,
+prune a fraction (20 %) of the remaining generator weights by global magnitude, rewind the
+survivors to their initial values, repeat; stage II (``train_ticket``) trains the resulting sparse
+subnetwork on the same data. The discriminator is either kept dense or pruned alike
+(``prune_discriminator``), and after each round either reset to its initial weights or kept
+("fine-tuned") for the next round (``reset_discriminator``).
+
+The driver only uses ``gan.generator``, ``gan.discriminator``, ``gan.ema_generator`` (optional),
+``gan.g_optimizer`` / ``gan.d_optimizer`` (for ``reset_optimizers``) and ``gan.fit``, so it drives
+``td.GAN`` or any keras.Model GAN with those attributes.
+"""
+
+import dataclasses
+
+from tf_diffaug.lottery import pruning
+from tf_diffaug.lottery.masks import PruningMasks
+from tf_diffaug.lottery.rewind import TrainingSnapshot
+
+
+@dataclasses.dataclass
+class Ticket:
+    """The result of ``find_ticket``: masks of the pruned networks and one record per round.
+
+    Attributes:
+        generator_masks: ``PruningMasks`` of ``gan.generator``.
+        discriminator_masks: ``PruningMasks`` of ``gan.discriminator``, or ``None`` when D was not
+            pruned.
+        ema_masks: ``PruningMasks`` of ``gan.ema_generator`` (a copy of the generator masks), or
+            ``None``.
+        rounds: list of dicts, one per round: ``round``, ``generator_sparsity``,
+            ``discriminator_sparsity``, ``pruned`` (weights removed this round) and the final
+            value of every log of that round's ``History`` (``d_loss``, ``g_loss``, ...).
+        snapshot: the ``TrainingSnapshot`` survivors were rewound to.
+    """
+
+    generator_masks: PruningMasks
+    discriminator_masks: PruningMasks = None
+    ema_masks: PruningMasks = None
+    rounds: list = dataclasses.field(default_factory=list)
+    snapshot: TrainingSnapshot = None
+
+    def apply(self):
+        """Zeroes the pruned weights of every masked network now."""
+        for masks in (self.generator_masks, self.discriminator_masks, self.ema_masks):
+            if masks is not None:
+                masks.apply()
+
+    @property
+    def generator_sparsity(self):
+        return self.generator_masks.sparsity
+
+
+def _check_positive_int(value, name, minimum=1):
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}. Received: {name}={value!r}")
+    return value
+
+
+def _check_rewind(rewind, steps_per_round):
+    if rewind == "init":
+        return 0
+    if isinstance(rewind, bool) or not isinstance(rewind, int) or not 0 <= rewind < steps_per_round:
+        raise ValueError(
+            "`rewind` must be 'init' or an integer step in [0, steps_per_round) for late rewinding. "
+            f"Received: rewind={rewind!r} with steps_per_round={steps_per_round}"
+        )
+    return rewind
+
+
+def _optimizers(gan, needed):
+    g_opt, d_opt = getattr(gan, "g_optimizer", None), getattr(gan, "d_optimizer", None)
+    if needed and (g_opt is None or d_opt is None):
+        raise ValueError(
+            "reset_optimizers=True needs `gan.g_optimizer` and `gan.d_optimizer` (set by td.GAN.compile); "
+            f"found g_optimizer={g_opt!r}, d_optimizer={d_opt!r}. Compile the GAN first or pass reset_optimizers=False."
+        )
+    return g_opt, d_opt
+
+
+def _fit(gan, dataset, steps, callbacks, verbose):
+    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=verbose)
+    return {key: float(values[-1]) for key, values in history.history.items() if len(values)}
+
+
+def find_ticket(
+    gan,
+    dataset,
+    rounds,
+    fraction=0.2,
+    steps_per_round=1000,
+    prune_discriminator=False,
+    rewind="init",
+    reset_discriminator=True,
+    reset_optimizers=True,
+    include=None,
+    callbacks=None,
+    verbose=0,
+):
+    """Finds a sparse generator (and optionally discriminator) ticket by IMP, pruning in place.
+
+    Each round trains the compiled GAN for ``steps_per_round`` steps (``gan.fit(dataset,
+    steps_per_epoch=steps_per_round, epochs=1)``), prunes ``fraction`` of the remaining weights
+    of G (and of D when ``prune_discriminator``) by global magnitude, then rewinds: all weights of
+    G (and of ``gan.ema_generator``) go back to the snapshot, D too when ``reset_discriminator``,
+    and the masks zero the pruned entries. After ``rounds`` rounds the generator's sparsity is
+    ``1 - (1 - fraction) ** rounds`` (to within one weight per round) and the networks are left
+    rewound with the masks attached, ready for ``train_ticket``. The pruning masks stay in force
+    during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``).
+
+    Args:
+        gan: a compiled GAN keras.Model with ``generator``, ``discriminator`` (and optionally
+            ``ema_generator``, ``g_optimizer``, ``d_optimizer``) attributes, freshly initialized.
+        dataset: what ``gan.fit`` takes; it must provide ``steps_per_round`` batches per round
+            (use ``dataset.repeat()``).
+        rounds: number of prune-rewind rounds (>= 1); 8 rounds of 20 % give 83.2 % sparsity.
+        fraction: share of the remaining weights pruned per round, in [0, 1). Default 0.2.
+        steps_per_round: training steps per round (>= 1).
+        prune_discriminator: also prune D's kernels (its own global ranking) each round.
+        rewind: ``"init"`` rewinds survivors to their initial values; an integer ``k`` rewinds to
+            their values after ``k`` steps of the first round ("late rewinding").
+        reset_discriminator: rewind D to the same snapshot after each round (``True``), or keep
+            training it from where it is ("fine-tune", ``False``).
+        reset_optimizers: rewind ``gan.g_optimizer`` (and ``gan.d_optimizer`` when D is reset) to
+            their state at the snapshot, so each round starts with fresh Adam moments.
+        include: optional ``callable(variable) -> bool`` selecting the prunable kernels.
+        callbacks: Keras callbacks passed to every ``fit``.
+        verbose: ``fit`` verbosity.
+
+    Returns:
+        A ``Ticket`` with the masks and one metrics dict per round.
+
+    Example:
+        >>> ticket = find_ticket(gan, data.repeat(), rounds=8, steps_per_round=2000)  # doctest: +SKIP
+        >>> history = train_ticket(gan, ticket, data.repeat(), steps=20000)  # doctest: +SKIP
+    """
+    rounds = _check_positive_int(rounds, "rounds")
+    fraction = pruning.check_fraction(fraction)
+    steps_per_round = _check_positive_int(steps_per_round, "steps_per_round")
+    rewind_step = _check_rewind(rewind, steps_per_round)
+    g_opt, d_opt = _optimizers(gan, reset_optimizers)
+    generator, discriminator = gan.generator, gan.discriminator
+    ema = getattr(gan, "ema_generator", None)
+    ema = None if ema is generator else ema
+
+    g_masks = PruningMasks(generator, include=include)
+    d_masks = PruningMasks(discriminator, include=include) if prune_discriminator else None
+    ema_masks = PruningMasks(ema, include=include) if ema is not None else None
+    models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema}
+    optimizers = {"generator": g_opt, "discriminator": d_opt}
+
+    def take_snapshot(step):
+        return TrainingSnapshot(models, optimizers, step=step)
+
+    snapshot = take_snapshot(0) if rewind_step == 0 else None
+    records = []
+    for index in range(rounds):
+        if snapshot is None:
+            logs = _fit(gan, dataset, rewind_step, callbacks, verbose)
+            snapshot = take_snapshot(rewind_step)
+            logs = _fit(gan, dataset, steps_per_round - rewind_step, callbacks, verbose)
+        else:
+            logs = _fit(gan, dataset, steps_per_round, callbacks, verbose)
+        removed = g_masks.prune(fraction)
+        if d_masks is not None:
+            d_masks.prune(fraction)
+        snapshot.restore_model("generator", generator)
+        if ema is not None:
+            snapshot.restore_model("ema_generator", ema)
+            ema_masks.assign(g_masks.masks)
+        if reset_discriminator:
+            snapshot.restore_model("discriminator", discriminator)
+        if reset_optimizers:
+            snapshot.restore_optimizer("generator", g_opt)
+            if reset_discriminator:
+                snapshot.restore_optimizer("discriminator", d_opt)
+        g_masks.apply()
+        if d_masks is not None:
+            d_masks.apply()
+        record = {
+            "round": index + 1,
+            "pruned": removed,
+            "generator_sparsity": g_masks.sparsity,
+            "discriminator_sparsity": d_masks.sparsity if d_masks is not None else 0.0,
+        }
+        record.update(logs)
+        records.append(record)
+    return Ticket(g_masks, d_masks, ema_masks, records, snapshot)
+
+
+def train_ticket(gan, ticket, dataset, steps, epochs=1, callbacks=None, verbose=0):
+    """Trains the sparse subnetwork found by ``find_ticket`` (stage II), masks kept in force.
+
+    The networks are used as they are (``find_ticket`` leaves them rewound); the masks are
+    re-applied first. A ticket found on another GAN instance of the same architecture (or a
+    ``PruningMasks``/masks file loaded by the caller) is transferred onto ``gan``'s networks,
+    matched by kernel order and shape; then ``gan`` must already hold the rewound weights.
+
+    Args:
+        gan: the compiled GAN.
+        ticket: a ``Ticket``, or a ``PruningMasks`` of a generator.
+        dataset: what ``gan.fit`` takes (repeat it to provide ``steps * epochs`` batches).
+        steps: training steps per epoch (>= 1).
+        epochs: number of epochs (callbacks such as an FID callback run at each epoch end).
+        callbacks: Keras callbacks for ``fit``.
+        verbose: ``fit`` verbosity.
+
+    Returns:
+        The ``keras.callbacks.History`` of the ``fit``.
+    """
+    steps = _check_positive_int(steps, "steps")
+    epochs = _check_positive_int(epochs, "epochs")
+    if isinstance(ticket, PruningMasks):
+        ticket = Ticket(ticket)
+    if not isinstance(ticket, Ticket):
+        raise ValueError(f"`ticket` must be a Ticket or PruningMasks. Received: ticket={ticket!r}")
+    ticket = _bind(gan, ticket)
+    ticket.apply()
+    return gan.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=callbacks, verbose=verbose)
+
+
+def _bind(gan, ticket):
+    """The ticket's masks attached to ``gan``'s own networks (transferred when they differ)."""
+
+    def on(model, masks):
+        if masks is None or model is None:
+            return None
+        if masks.model is model:
+            return masks
+        bound = PruningMasks(model)
+        bound.assign(masks.masks)
+        return bound
+
+    ema = getattr(gan, "ema_generator", None)
+    ema = None if ema is gan.generator else ema
+    g = on(gan.generator, ticket.generator_masks)
+    ema_masks = on(ema, ticket.ema_masks or ticket.generator_masks)
+    d = on(gan.discriminator, ticket.discriminator_masks)
+    return Ticket(g, d, ema_masks, ticket.rounds, ticket.snapshot)
