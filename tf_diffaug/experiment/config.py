@@ -1,0 +1,226 @@
+"""Resolve and validate a training configuration before any work is done.
+
+`resolve_config(preset, **overrides)` merges `DEFAULTS`, the named preset and the caller's
+overrides into one flat dict (the `config.json` of a run); `validate_config` checks every value and
+every combination that cannot work (an unknown loss, a resolution the network does not build,
+`adaptive=True` with `augment_mode="none"`, a batch larger than the dataset, a schedule whose
+intervals do not divide...) and raises one `ValueError` naming the bad value and what is accepted.
+Nothing here imports TensorFlow or touches data, so a `--dry_run` is instant.
+
+Example:
+    >>> config = resolve_config("fewshot-cpu", steps=100, log_every=10, eval_every=50,
+    ...                         checkpoint_every=50)
+    >>> config["dataset"], config["steps"]
+    ('emoji-faces', 100)
+"""
+
+import copy
+import os
+import re
+
+from tf_diffaug.experiment import presets as presets_lib
+
+AUGMENT_MODES = ("both", "real_only", "d_only", "none")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
+LOSSES = ("hinge", "non_saturating", "wasserstein", "least_squares")
+POLICY_OPS = ("color", "translation", "cutout")
+NETWORKS = ("dcgan", "sngan", "biggan", "stylegan2")
+# Image sizes each architecture builds (power-of-two upsampling stacks from a 4x4 base).
+RESOLUTIONS = {
+    "dcgan": (32, 64, 128),
+    "sngan": (32, 48, 64, 128),
+    "biggan": (32, 64, 128, 256),
+    "stylegan2": (32, 64, 128, 256, 512, 1024),
+}
+# Examples per split of the named datasets whose size is known without loading them.
+DATASET_SIZES = {
+    "emoji-faces": {"train": 112},
+    "fashion-mnist": {"train": 60_000, "test": 10_000},
+    "cifar10": {"train": 50_000, "test": 10_000},
+    "cifar100": {"train": 50_000, "test": 10_000},
+}
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+_INT_KEYS = ("resolution", "channels", "latent_dim", "ada_interval", "d_steps", "ema_start_step",
+             "batch_size", "steps", "log_every", "eval_every", "checkpoint_every", "fid_samples",
+             "fid_batch_size", "grid_size", "seed")
+_FLOAT_KEYS = ("ada_target", "g_lr", "d_lr", "beta_1", "beta_2", "r1_gamma", "ema_decay")
+# Keys that may change when a run is resumed (everything else must match the saved config.json).
+RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid_batch_size",
+                  "strategy")
+
+
+def resolve_config(preset=presets_lib.DEFAULT_PRESET, network_presets=None, **overrides):
+    """Merges defaults, a preset and overrides into one validated configuration dict.
+
+    Args:
+        preset: name of a preset in `td.experiment.PRESETS`.
+        network_presets: optional dict like `td.networks.PRESETS`; when it holds the preset's
+            `network_preset`, its `network_kwargs` are the base of the config's `network_kwargs`.
+        **overrides: any key of `DEFAULTS`; `None` values are ignored (so absl flags left unset
+            fall through to the preset). `lr` sets both `g_lr` and `d_lr`.
+
+    Returns:
+        A new dict with every key of `DEFAULTS`, validated by `validate_config`.
+
+    Raises:
+        ValueError: for an unknown preset or key, or any value `validate_config` rejects.
+    """
+    config = copy.deepcopy(presets_lib.DEFAULTS)
+    values = presets_lib.get_preset(preset)
+    network_preset = (network_presets or {}).get(values.get("network_preset"))
+    if network_preset:
+        config["network_kwargs"] = dict(network_preset.get("network_kwargs") or {})
+    config.update(values)
+    config["preset"] = preset
+    apply_overrides(config, overrides)
+    validate_config(config)
+    return config
+
+
+def apply_overrides(config, overrides):
+    """Applies `overrides` (skipping `None`) onto `config` in place; `lr` sets both rates."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if "lr" in overrides:
+        lr = overrides.pop("lr")
+        overrides.setdefault("g_lr", lr)
+        overrides.setdefault("d_lr", lr)
+    unknown = sorted(set(overrides) - set(presets_lib.DEFAULTS) - {"preset"})
+    if unknown:
+        raise ValueError(
+            f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}."
+        )
+    if "network_kwargs" in overrides:
+        config["network_kwargs"] = dict(config.get("network_kwargs") or {}, **overrides.pop("network_kwargs"))
+    config.update(overrides)
+    return config
+
+
+def _check_choice(config, key, choices):
+    if config[key] not in choices:
+        raise ValueError(f"Unknown {key} {config[key]!r}. Expected one of {list(choices)}.")
+
+
+def parse_policy(policy):
+    """Splits a DiffAugment policy string ("color,cutout") into its op names ("" -> [])."""
+    return [op.strip() for op in policy.split(",") if op.strip()]
+
+
+def validate_config(config, known_policy_ops=POLICY_OPS):
+    """Checks a resolved configuration and raises on the first bad value.
+
+    Args:
+        config: a dict with the keys of `DEFAULTS`.
+        known_policy_ops: accepted DiffAugment op names (user-registered policies add to them).
+
+    Raises:
+        ValueError: naming the key, the bad value and what is accepted.
+    """
+    missing = sorted(set(presets_lib.DEFAULTS) - set(config))
+    if missing:
+        raise ValueError(f"Configuration is missing key(s) {missing}.")
+    for key in _INT_KEYS:
+        if isinstance(config[key], bool) or not isinstance(config[key], int):
+            raise ValueError(f"{key} must be an integer, got {config[key]!r}.")
+    for key in _FLOAT_KEYS:
+        if isinstance(config[key], bool) or not isinstance(config[key], (int, float)):
+            raise ValueError(f"{key} must be a number, got {config[key]!r}.")
+    for key in ("resolution", "latent_dim", "batch_size", "steps", "log_every", "eval_every",
+                "checkpoint_every", "fid_batch_size", "d_steps", "ada_interval", "grid_size"):
+        if config[key] < 1:
+            raise ValueError(f"{key} must be >= 1, got {config[key]!r}.")
+    for key in ("fid_samples", "ema_start_step", "r1_gamma"):
+        if config[key] < 0:
+            raise ValueError(f"{key} must be >= 0, got {config[key]!r}.")
+    for key in ("g_lr", "d_lr"):
+        if config[key] <= 0:
+            raise ValueError(f"{key} must be > 0, got {config[key]!r}.")
+    for key in ("beta_1", "beta_2", "ema_decay", "ada_target"):
+        if not 0.0 <= config[key] <= 1.0:
+            raise ValueError(f"{key} must be in [0, 1], got {config[key]!r}.")
+    _check_choice(config, "network", NETWORKS)
+    _check_choice(config, "augment_mode", AUGMENT_MODES)
+    _check_choice(config, "strategy", STRATEGIES)
+    _check_choice(config, "loss", LOSSES)
+    _check_choice(config, "channels", (1, 3))
+    _check_choice(config, "jit_compile", ("auto", True, False))
+    if config["resolution"] not in RESOLUTIONS[config["network"]]:
+        raise ValueError(
+            f"resolution {config['resolution']} is not supported by network {config['network']!r}. "
+            f"Expected one of {list(RESOLUTIONS[config['network']])}."
+        )
+    if not isinstance(config["network_kwargs"], dict):
+        raise ValueError(f"network_kwargs must be a dict, got {config['network_kwargs']!r}.")
+    if not isinstance(config["policy"], str):
+        raise ValueError(f"policy must be a comma-separated string, got {config['policy']!r}.")
+    ops = parse_policy(config["policy"])
+    for op in ops:
+        if op not in known_policy_ops:
+            raise ValueError(
+                f"Unknown op {op!r} in policy {config['policy']!r}. Expected one of {sorted(known_policy_ops)}."
+            )
+    if config["augment_mode"] != "none" and not ops:
+        raise ValueError(
+            f"augment_mode {config['augment_mode']!r} needs a non-empty policy, got policy "
+            f"{config['policy']!r}. Use augment_mode='none' to train without augmentation."
+        )
+    if config["adaptive"] and config["augment_mode"] == "none":
+        raise ValueError(
+            "adaptive=True needs an augmentation to adapt, got augment_mode 'none'. "
+            f"Expected augment_mode in {[m for m in AUGMENT_MODES if m != 'none']}."
+        )
+    if config["num_classes"] is not None and (isinstance(config["num_classes"], bool) or not
+                                              isinstance(config["num_classes"], int) or config["num_classes"] < 2):
+        raise ValueError(f"num_classes must be None or an integer >= 2, got {config['num_classes']!r}.")
+    for key, every in (("eval_every", config["eval_every"]), ("checkpoint_every", config["checkpoint_every"]),
+                       ("steps", config["steps"])):
+        if every % config["log_every"]:
+            raise ValueError(
+                f"{key}={every} must be a multiple of log_every={config['log_every']} "
+                "(progress, evaluation and checkpoints happen at log points)."
+            )
+    size = dataset_size(config["dataset"], config["split"])
+    if size is not None and config["batch_size"] > size:
+        raise ValueError(
+            f"batch_size {config['batch_size']} is larger than dataset {config['dataset']!r} "
+            f"split {config['split']!r} ({size} images). Expected batch_size <= {size}."
+        )
+    return config
+
+
+def _slice_count(total, spec):
+    """Size of a tfds-style slice `spec` ("", ":10%", "100:200", ":500") of `total` examples."""
+    if spec == "":
+        return total
+    match = re.fullmatch(r"(-?\d*)(%?):(-?\d*)(%?)", spec.replace(" ", ""))
+    if not match:
+        return None
+    start_s, start_pct, stop_s, stop_pct = match.groups()
+
+    def bound(text, pct, default):
+        if text == "":
+            return default
+        value = int(text)
+        if pct:
+            value = (total * value) // 100 if value >= 0 else total + (total * value) // 100
+        return value if value >= 0 else total + value
+
+    start, stop = bound(start_s, start_pct, 0), bound(stop_s, stop_pct, total)
+    return max(0, min(stop, total) - max(start, 0))
+
+
+def dataset_size(dataset, split="train"):
+    """Number of examples of `dataset[split]` when knowable without loading, else None.
+
+    Known: the embedded and offline sets of `DATASET_SIZES` (with tfds slices such as
+    "train[:10%]") and image folders (counted files).
+    """
+    if isinstance(dataset, str) and os.path.isdir(dataset):
+        count = 0
+        for _, _, files in os.walk(dataset):
+            count += sum(f.lower().endswith(IMAGE_EXTENSIONS) for f in files)
+        return count
+    match = re.fullmatch(r"(\w+)(?:\[(.*)\])?", split or "train")
+    sizes = DATASET_SIZES.get(dataset)
+    if not sizes or not match or match.group(1) not in sizes:
+        return None
+    return _slice_count(sizes[match.group(1)], match.group(2) or "")

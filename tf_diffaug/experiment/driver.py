@@ -1,0 +1,249 @@
+"""`td.experiment.run`: one training run, from a configuration dict to a folder of artefacts.
+
+The driver builds everything from the configuration (see `config.resolve_config`): the data
+pipeline (`td.data.load`), G and D (`td.networks.get`), the augmentation (`td.DiffAugment`, wrapped
+in `td.augment.AdaptiveAugment` when `adaptive`), the `td.GAN` model and its optimisers, all under
+the chosen `tf.distribute` strategy and Keras dtype policy. It then trains with
+`gan.fit(dataset, epochs=steps // log_every, steps_per_epoch=log_every)`, so Keras' progress bar
+shows the losses and ETA of each log interval, and writes into `workdir/NNNNN-<preset>/`:
+
+- `config.json`: the resolved configuration;
+- `metrics.jsonl`: one object per log point (`step`, losses, `aug_p`, `time`; `fid`/`kid` at
+  evaluations);
+- `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed;
+- `tensorboard/`: `keras.callbacks.TensorBoard` logs;
+- `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
+- `curves.png`: losses, `aug_p` and FID/KID over steps.
+
+With `resume=True` the latest run folder of `workdir` continues from its last checkpoint: the
+weights, optimizer slots, EMA, `p` and seed-generator states come back from the weights file, the
+epoch/step from `state.json`, the data order is reseeded by the step (tf.data cannot restore a
+shuffle buffer, so a resumed run sees a fresh permutation rather than the exact same next batch),
+and `metrics.jsonl` drops lines logged after the checkpoint, so logged steps never go back.
+
+Example:
+    >>> from tf_diffaug import experiment
+    >>> config = experiment.resolve_config("fewshot-cpu", steps=100, log_every=50,
+    ...                                    eval_every=100, checkpoint_every=50)
+    >>> result = experiment.run(config, "runs")                    # doctest: +SKIP
+    >>> result["run_dir"], result["fid"], result["grid"]           # doctest: +SKIP
+"""
+
+import copy
+import os
+import sys
+import time
+
+import keras
+
+from tf_diffaug.experiment import callbacks as callbacks_lib
+from tf_diffaug.experiment import checkpoint as checkpoint_lib
+from tf_diffaug.experiment import config as config_lib
+from tf_diffaug.experiment import execution
+from tf_diffaug.experiment import run_dir as run_dir_lib
+
+
+def resume_config(workdir, **overrides):
+    """Returns the saved configuration of the latest run in `workdir` with `overrides` applied.
+
+    Only `config.RESUMABLE_KEYS` (e.g. `steps` to train longer) may differ from the saved values;
+    `None` overrides are ignored.
+
+    Raises:
+        FileNotFoundError: when `workdir` has no run folder.
+        ValueError: naming an override that cannot change on resume.
+    """
+    path = run_dir_lib.latest_run_dir(workdir)
+    config = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+    changed = {k: v for k, v in overrides.items() if v is not None and config.get(k) != v}
+    if "lr" in changed and config["g_lr"] == changed["lr"] == config["d_lr"]:
+        changed.pop("lr")
+    fixed = sorted(set(changed) - set(config_lib.RESUMABLE_KEYS))
+    if fixed:
+        raise ValueError(
+            f"Cannot change {', '.join(f'{k}={changed[k]!r}' for k in fixed)} when resuming {path!r} "
+            f"(saved: {', '.join(f'{k}={config.get(k)!r}' for k in fixed)}). "
+            f"Only {list(config_lib.RESUMABLE_KEYS)} may change on resume."
+        )
+    config_lib.apply_overrides(config, changed)
+    return config_lib.validate_config(config)
+
+
+def _check_data(config):
+    """Fails early when the dataset is neither a known name, a tfds name nor an existing folder."""
+    dataset = config["dataset"]
+    if os.path.isdir(dataset) or dataset in config_lib.DATASET_SIZES:
+        return
+    if os.sep in dataset or dataset.startswith("."):
+        raise ValueError(f"Dataset folder {dataset!r} does not exist.")
+    import tensorflow_datasets as tfds
+
+    try:
+        tfds.builder_cls(dataset.split(":")[0].split("/")[0])
+    except Exception:
+        raise ValueError(
+            f"Unknown dataset {dataset!r}: not an image folder, not one of "
+            f"{sorted(config_lib.DATASET_SIZES)} and not a tfds dataset name."
+        ) from None
+
+
+def build_gan(config):
+    """Builds and compiles the `td.GAN` of `config` (call inside the strategy scope).
+
+    Returns:
+        The compiled `td.GAN`.
+    """
+    import tf_diffaug as td
+
+    generator, discriminator = td.networks.get(
+        config["network"], resolution=config["resolution"], channels=config["channels"],
+        num_classes=config["num_classes"], latent_dim=config["latent_dim"], **config["network_kwargs"])
+    augment = None
+    if config["augment_mode"] != "none":
+        augment = td.DiffAugment(config["policy"], seed=config["seed"])
+        if config["adaptive"]:
+            augment = td.augment.AdaptiveAugment(augment, initial_p=0.0, seed=config["seed"] + 1)
+    gan = td.GAN(generator, discriminator, latent_dim=config["latent_dim"], augment=augment,
+                 augment_mode=config["augment_mode"], num_classes=config["num_classes"],
+                 ema_decay=config["ema_decay"], ema_start_step=config["ema_start_step"],
+                 seed=config["seed"])
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(config["g_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
+        d_optimizer=keras.optimizers.Adam(config["d_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
+        loss=config["loss"], d_steps=config["d_steps"], r1_gamma=config["r1_gamma"],
+        ada_target=config["ada_target"] if config["adaptive"] else None, ada_interval=config["ada_interval"],
+        jit_compile=config["jit_compile"])
+    return gan
+
+
+def load_dataset(config, global_batch_size, seed):
+    """The repeated, shuffled training `tf.data.Dataset` of `config` (seeded by `seed`)."""
+    import tf_diffaug as td
+
+    return td.data.load(
+        config["dataset"], split=config["split"], resolution=config["resolution"],
+        batch_size=global_batch_size, with_labels=config["num_classes"] is not None,
+        channels=config["channels"], shuffle=True, mirror=config["mirror"], seed=seed,
+        drop_remainder=True, repeat=True)
+
+
+def reference_features(config, batch_size):
+    """Inception features of the training images (the FID/KID reference set)."""
+    import tf_diffaug as td
+
+    images = td.data.load_array(config["dataset"], split=config["split"], resolution=config["resolution"],
+                                channels=config["channels"])
+    if isinstance(images, tuple):
+        images = images[0]
+    return td.metrics.inception_features(images, batch_size=batch_size)
+
+
+def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
+    """Trains a GAN as `config` says and writes the run folder; returns a summary dict.
+
+    Args:
+        config: a configuration dict (from `resolve_config`, or `resume_config` when resuming).
+        workdir: root folder of the numbered run folders.
+        resume: continue the latest run of `workdir` from its last checkpoint.
+        verbose: Keras `fit` verbosity (1: progress bar, 0: silent).
+        stream: where the progress lines and the closing summary go (None: nowhere).
+
+    Returns:
+        dict with `run_dir`, `step`, `fid`, `kid` (None when never evaluated), `grid` (path of the
+        last sample grid), `curves`, `metrics` (path of metrics.jsonl) and `wall_time` (seconds).
+
+    Raises:
+        ValueError: for an invalid configuration or dataset (before any training work).
+        FileNotFoundError: for `resume=True` with no run folder in `workdir`.
+    """
+    start = time.time()
+    config = config_lib.validate_config(copy.deepcopy(config))
+    _check_data(config)
+    state = None
+    if resume:
+        path = run_dir_lib.latest_run_dir(workdir)
+        saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+        fixed = sorted(k for k in set(saved) | set(config)
+                       if k not in config_lib.RESUMABLE_KEYS and saved.get(k) != config.get(k))
+        if fixed:
+            raise ValueError(f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
+                             f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config).")
+        state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
+    else:
+        path = run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
+    run_dir_lib.write_json(os.path.join(path, run_dir_lib.CONFIG_FILE), config)
+
+    strategy = execution.make_strategy(config["strategy"])
+    chief = execution.is_chief(strategy)
+    replicas = strategy.num_replicas_in_sync
+    if config["batch_size"] % replicas:
+        raise ValueError(f"batch_size {config['batch_size']} must be divisible by the "
+                         f"{replicas} replicas of strategy {config['strategy']!r}.")
+    log_every = config["log_every"]
+    total_epochs = config["steps"] // log_every
+    start_step = state["step"] if state else 0
+    start_epoch = start_step // log_every
+    keras.utils.set_random_seed(config["seed"] + start_step)
+    dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
+
+    with execution.dtype_policy(execution.precision_policy(config["mixed_precision"], config["strategy"])):
+        with strategy.scope():
+            gan = build_gan(config)
+        ckpt_dir = os.path.join(path, "checkpoints")
+        if state:
+            state = checkpoint_lib.restore_checkpoint(
+                gan, ckpt_dir, warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0))
+        log = run_dir_lib.MetricsLog(os.path.join(path, run_dir_lib.METRICS_FILE),
+                                     resume_step=start_step if resume else None)
+        if resume and stream is not None:
+            stream.write(f"Resuming {path} from step {start_step}.\n")
+        evaluation = callbacks_lib.Evaluation(
+            lambda: reference_features(config, config["fid_batch_size"]), config["fid_samples"],
+            config["fid_batch_size"], config["eval_every"] // log_every, total_epochs,
+            seed=config["seed"] + 1_000_003, num_classes=config["num_classes"])
+        grids = callbacks_lib.SampleGrids(
+            os.path.join(path, "samples"), log_every, config["checkpoint_every"] // log_every,
+            num=config["grid_size"], seed=config["seed"] + 2_000_003, num_classes=config["num_classes"],
+            enabled=chief)
+        writer = callbacks_lib.MetricsWriter(
+            log, log_every, config["steps"], curves_path=os.path.join(path, "curves.png"),
+            curves_every_epochs=config["checkpoint_every"] // log_every,
+            defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0}, stream=stream,
+            enabled=chief)
+        callbacks = [
+            evaluation, grids, writer,
+            checkpoint_lib.Checkpointer(ckpt_dir, log_every, config["checkpoint_every"] // log_every,
+                                        enabled=chief),
+            keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), write_graph=False),
+        ]
+        if start_epoch < total_epochs:
+            gan.fit(dataset, epochs=total_epochs, initial_epoch=start_epoch, steps_per_epoch=log_every,
+                    callbacks=callbacks, verbose=verbose)
+    if chief:
+        writer.draw()
+    records = log.read()
+    evaluated = [r for r in records if r.get("fid") is not None]
+    grid_files = sorted(os.listdir(grids.sample_dir)) if os.path.isdir(grids.sample_dir) else []
+    result = {
+        "run_dir": path,
+        "step": records[-1]["step"] if records else start_step,
+        "fid": evaluated[-1]["fid"] if evaluated else None,
+        "kid": evaluated[-1].get("kid") if evaluated else None,
+        "grid": os.path.join(grids.sample_dir, grid_files[-1]) if grid_files else None,
+        "curves": os.path.join(path, "curves.png"),
+        "metrics": log.path,
+        "wall_time": time.time() - start,
+        "model": gan,
+    }
+    if stream is not None:
+        fid = "n/a" if result["fid"] is None else f"{result['fid']:.2f}"
+        kid = "n/a" if result["kid"] is None else f"{result['kid']:.4f}"
+        stream.write(
+            f"\nRun folder: {path}\nFinal step {result['step']}: FID {fid}, KID {kid} "
+            f"({config['fid_samples']} samples)\nLast sample grid: {result['grid']}\n"
+            f"Curves: {result['curves']}\nWall time: {result['wall_time']:.0f} s\n")
+        stream.flush()
+    return result
+
+
+__all__ = ["run", "resume_config", "build_gan", "load_dataset", "reference_features"]

@@ -1,0 +1,246 @@
+"""Named training configurations ("presets") for `td.experiment.run`, as data.
+
+A preset is a plain dict holding every key of `DEFAULTS` that differs from the defaults: the
+dataset and its split, the network, the DiffAugment policy, the optimiser settings of the paper it
+reproduces and the training schedule. Presets are data, not code paths (as keras-hub presets and the
+`cfg_specs` of NVlabs/stylegan2-ada-pytorch are): `resolve_config` starts from `DEFAULTS`, applies
+the network preset named by `network_preset` when `td.networks.PRESETS` has it (only its
+`network_kwargs`: architecture details belong to the networks package), then the preset's own
+values, then the caller's overrides.
+
+Sources (the `source` key of each preset says which one it follows):
+- DiffAugment: Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training",
+  NeurIPS 2020, arXiv:2006.10738; official launch scripts in mit-han-lab/data-efficient-gans
+  (`DiffAugment-biggan-cifar/scripts/DiffAugment-biggan-cifar10*.sh`,
+  `DiffAugment-stylegan2/run_low_shot.py`).
+- SNGAN: Miyato et al., "Spectral Normalization for Generative Adversarial Networks", ICLR 2018,
+  arXiv:1802.05957 (CIFAR-10 setting: batch 64, n_dis 5, Adam(2e-4, 0, 0.9), hinge loss).
+- StyleGAN2: Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020,
+  arXiv:1912.04958 (Adam(0.002, 0, 0.99), non-saturating loss with R1).
+- DCGAN: Radford et al., "Unsupervised Representation Learning with Deep Convolutional GANs",
+  ICLR 2016, arXiv:1511.06434 (Adam(2e-4, 0.5, 0.999)).
+
+Example:
+    >>> from tf_diffaug.experiment import presets
+    >>> presets.get_preset("biggan-cifar10-10pct")["split"]
+    'train[:10%]'
+"""
+
+import copy
+
+#: Every configuration key with its default value. `resolve_config` rejects any other key.
+DEFAULTS = {
+    "preset": None,
+    "source": "",
+    # data
+    "dataset": "emoji-faces",
+    "split": "train",
+    "resolution": 64,
+    "channels": 3,
+    "num_classes": None,
+    "mirror": False,
+    # networks
+    "network": "dcgan",
+    "network_preset": None,
+    "network_kwargs": {},
+    "latent_dim": 128,
+    # augmentation
+    "policy": "color,translation,cutout",
+    "augment_mode": "both",
+    "adaptive": False,
+    "ada_target": 0.6,
+    "ada_interval": 4,
+    # objective and optimisers
+    "loss": "hinge",
+    "g_lr": 2e-4,
+    "d_lr": 2e-4,
+    "beta_1": 0.5,
+    "beta_2": 0.999,
+    "d_steps": 1,
+    "r1_gamma": 0.0,
+    "ema_decay": 0.999,
+    "ema_start_step": 0,
+    # schedule (all counted in generator steps, i.e. calls of train_step)
+    "batch_size": 32,
+    "steps": 1000,
+    "log_every": 50,
+    "eval_every": 500,
+    "checkpoint_every": 250,
+    "fid_samples": 500,
+    "fid_batch_size": 50,
+    "grid_size": 36,
+    # execution
+    "strategy": "default",
+    "mixed_precision": False,
+    "jit_compile": "auto",
+    "seed": 0,
+}
+
+_DIFFAUG = "Zhao et al. 2020 (arXiv:2006.10738)"
+_BIGGAN_CIFAR = (
+    _DIFFAUG + ", BigGAN-CIFAR scripts of mit-han-lab/data-efficient-gans: batch 50, 4 D steps, "
+    "Adam(2e-4, 0, 0.999), hinge, EMA from step 1000, policy translation,cutout, x-flips"
+)
+
+PRESETS = {
+    "fewshot-cpu": {
+        "source": (
+            "CPU demo: DCGAN (Radford et al. 2016, Adam(2e-4, 0.5, 0.999)) + full DiffAugment policy "
+            "(" + _DIFFAUG + ") on the 112 embedded emoji faces; schedule sized by measuring the "
+            "step time on 2 CPU cores so training + FID/KID finish in under 15 minutes"
+        ),
+        "dataset": "emoji-faces",
+        "resolution": 64,
+        "network": "dcgan",
+        "network_preset": "dcgan-cpu",
+        "policy": "color,translation,cutout",
+        "loss": "non_saturating",
+        "batch_size": 32,
+        "ema_decay": 0.99,
+        "mirror": True,
+        "steps": 1500,
+        "log_every": 50,
+        "eval_every": 750,
+        "checkpoint_every": 250,
+        "fid_samples": 256,
+        "grid_size": 36,
+    },
+    "fashion-mnist-1pct": {
+        "source": (
+            "Limited-data benchmark: 1% (600 images) of Fashion-MNIST, 1 channel at 32x32, "
+            "SNGAN-style DCGAN (Radford et al. 2016) with the full DiffAugment policy (" + _DIFFAUG + ")"
+        ),
+        "dataset": "fashion-mnist",
+        "split": "train[:1%]",
+        "resolution": 32,
+        "channels": 1,
+        "network": "dcgan",
+        "network_preset": "dcgan-cpu",
+        "policy": "color,translation,cutout",
+        "loss": "non_saturating",
+        "batch_size": 64,
+        "ema_decay": 0.999,
+        "steps": 20_000,
+        "log_every": 100,
+        "eval_every": 2_000,
+        "checkpoint_every": 1_000,
+        "fid_samples": 2_000,
+    },
+    "biggan-cifar10": {
+        "source": _BIGGAN_CIFAR + "; 100% data: 1000 epochs = 250k steps",
+        "dataset": "cifar10",
+        "split": "train",
+        "resolution": 32,
+        "network": "biggan",
+        "network_preset": "biggan-cifar",
+        "num_classes": 10,
+        "mirror": True,
+        "policy": "translation,cutout",
+        "loss": "hinge",
+        "g_lr": 2e-4,
+        "d_lr": 2e-4,
+        "beta_1": 0.0,
+        "beta_2": 0.999,
+        "d_steps": 4,
+        "ema_decay": 0.9999,
+        "ema_start_step": 1000,
+        "batch_size": 50,
+        "steps": 250_000,
+        "log_every": 500,
+        "eval_every": 4_000,
+        "checkpoint_every": 2_000,
+        "fid_samples": 10_000,
+    },
+    "sngan-cifar10": {
+        "source": (
+            "Miyato et al. 2018 (arXiv:1802.05957) CIFAR-10: batch 64, n_dis 5, Adam(2e-4, 0, 0.9), "
+            "hinge, 50k G steps; + DiffAugment translation,cutout (" + _DIFFAUG + ")"
+        ),
+        "dataset": "cifar10",
+        "split": "train",
+        "resolution": 32,
+        "network": "sngan",
+        "network_preset": "sngan-cifar",
+        "policy": "translation,cutout",
+        "loss": "hinge",
+        "g_lr": 2e-4,
+        "d_lr": 2e-4,
+        "beta_1": 0.0,
+        "beta_2": 0.9,
+        "d_steps": 5,
+        "ema_decay": 0.9999,
+        "batch_size": 64,
+        "steps": 50_000,
+        "log_every": 500,
+        "eval_every": 5_000,
+        "checkpoint_every": 2_500,
+        "fid_samples": 10_000,
+    },
+    "stylegan2-lowshot-256": {
+        "source": (
+            _DIFFAUG + ", 100-shot setting of DiffAugment-stylegan2/run_low_shot.py: StyleGAN2 "
+            "(Karras et al. 2020) at 256x256, batch 16, Adam(0.002, 0, 0.99), non-saturating + R1 "
+            "gamma=10, 300 kimg = 18750 steps, full policy, x-flips. --dataset must name a folder "
+            "of ~100 images (e.g. the 100-shot Obama/grumpy-cat/panda sets)"
+        ),
+        "dataset": "100-shot-obama",
+        "split": "train",
+        "resolution": 256,
+        "network": "stylegan2",
+        "network_preset": "stylegan2-lowshot-256",
+        "mirror": True,
+        "policy": "color,translation,cutout",
+        "loss": "non_saturating",
+        "g_lr": 0.002,
+        "d_lr": 0.002,
+        "beta_1": 0.0,
+        "beta_2": 0.99,
+        "r1_gamma": 10.0,
+        "ema_decay": 0.999,
+        "latent_dim": 512,
+        "batch_size": 16,
+        "steps": 18_750,
+        "log_every": 250,
+        "eval_every": 2_500,
+        "checkpoint_every": 1_250,
+        "fid_samples": 5_000,
+    },
+}
+
+# The 20% / 10% CIFAR-10 variants differ from the 100% preset only by the tfds split slice and the
+# length (5000 epochs of 10k / 5k images at 200 images per step, as in the official scripts).
+PRESETS["biggan-cifar10-20pct"] = dict(
+    PRESETS["biggan-cifar10"],
+    split="train[:20%]",
+    steps=250_000,
+    source=_BIGGAN_CIFAR + "; 20% data: 5000 epochs = 250k steps",
+)
+PRESETS["biggan-cifar10-10pct"] = dict(
+    PRESETS["biggan-cifar10"],
+    split="train[:10%]",
+    steps=125_000,
+    source=_BIGGAN_CIFAR + "; 10% data: 5000 epochs = 125k steps",
+)
+
+DEFAULT_PRESET = "fewshot-cpu"
+
+
+def get_preset(name):
+    """Returns a deep copy of the preset called `name`.
+
+    Args:
+        name: one of `PRESETS`.
+
+    Returns:
+        A dict of configuration values (a subset of the keys of `DEFAULTS`).
+
+    Raises:
+        ValueError: naming the unknown preset and listing the known ones.
+
+    Example:
+        >>> get_preset("sngan-cifar10")["d_steps"]
+        5
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown preset {name!r}. Expected one of {sorted(PRESETS)}.")
+    return copy.deepcopy(PRESETS[name])
