@@ -4,15 +4,14 @@ The driver calls `gan.fit(dataset, epochs=steps // log_every, steps_per_epoch=lo
 epoch is one log interval and `(epoch + 1) * log_every` is the global train step. These callbacks
 run in list order at the end of each epoch and share the epoch `logs` dict:
 
-- `Evaluation` adds `fid` and `kid` (EMA generator samples vs. the training images, Inception
-  pool3 features from `td.metrics`) every `eval_every` steps and at the last step;
+- `td.metrics.FIDCallback` (placed first by the driver) adds `fid` and `kid` every `eval_every`
+  steps;
 - `SampleGrids` writes `samples/step-XXXXXX.png` from a fixed latent seed;
 - `MetricsWriter` appends the logs to `metrics.jsonl`, redraws `curves.png` and prints a progress
   line with the elapsed time and the ETA of the whole run.
 
 Example:
-    >>> callbacks = [Evaluation(real_features, 256, 50, every_epochs=10, last_epoch=30),
-    ...              SampleGrids("runs/00000-x/samples", steps_per_epoch=50, every_epochs=5),
+    >>> callbacks = [SampleGrids("runs/00000-x/samples", steps_per_epoch=50, every_epochs=5),
     ...              MetricsWriter(log, steps_per_epoch=50, total_steps=1500)]   # doctest: +SKIP
 """
 
@@ -26,12 +25,7 @@ import numpy as np
 from PIL import Image
 
 from tf_diffaug.experiment import curves
-
-
-def to_uint8(images):
-    """Maps float images in [-1, 1] to uint8 with round((x + 1) * 127.5), clipped to [0, 255]."""
-    images = np.asarray(keras.ops.convert_to_numpy(images), dtype=np.float32)
-    return np.clip(np.round((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from tf_diffaug.metrics import to_uint8
 
 
 def generate_uint8(model, num, batch_size, seed, num_classes=None):
@@ -43,7 +37,7 @@ def generate_uint8(model, num, batch_size, seed, num_classes=None):
         if num_classes:
             labels = np.arange(start, start + n, dtype=np.int32) % num_classes
         images = model.generate(n, labels=labels, use_ema=True, seed=seed + start)
-        out.append(to_uint8(images))
+        out.append(to_uint8(keras.ops.convert_to_numpy(images)))
     return np.concatenate(out, axis=0)
 
 
@@ -63,57 +57,6 @@ def save_grid(images, path):
     """Saves uint8 images [N, H, W, C] as one PNG grid at `path`; returns `path`."""
     Image.fromarray(image_grid(images)).save(path)
     return path
-
-
-class Evaluation(keras.callbacks.Callback):
-    """Adds FID and KID of EMA samples to the epoch logs at evaluation epochs.
-
-    FID: Heusel et al., NeurIPS 2017 (arXiv:1706.08500); KID: Bińkowski et al., ICLR 2018
-    (arXiv:1801.01401). Reference features are computed once, on first use.
-
-    Args:
-        real_features: zero-argument callable returning the reference features [N, 2048].
-        num_samples: generated images per evaluation (0 disables evaluation).
-        batch_size: generation and feature-extraction batch size.
-        every_epochs: evaluation interval in epochs.
-        last_epoch: the final epoch number (always evaluated).
-        seed: latent seed of the evaluation samples (the same at every evaluation).
-        num_classes: class count of a conditional generator, else None.
-    """
-
-    def __init__(self, real_features, num_samples, batch_size, every_epochs, last_epoch, seed=0,
-                 num_classes=None):
-        super().__init__()
-        self.real_features = real_features
-        self.num_samples = int(num_samples)
-        self.batch_size = int(batch_size)
-        self.every_epochs = max(1, int(every_epochs))
-        self.last_epoch = int(last_epoch)
-        self.seed = int(seed)
-        self.num_classes = num_classes
-        self._reference = None
-        self.last = {}
-
-    def evaluate(self):
-        """Returns {"fid": ..., "kid": ...} for the current EMA generator."""
-        from tf_diffaug import metrics
-
-        if self._reference is None:
-            self._reference = np.asarray(self.real_features(), np.float64)
-        images = generate_uint8(self.model, self.num_samples, self.batch_size, self.seed, self.num_classes)
-        fake = np.asarray(metrics.inception_features(images, batch_size=self.batch_size), np.float64)
-        fid = float(metrics.frechet_distance(self._reference, fake))
-        kid = metrics.kernel_distance(self._reference, fake)
-        kid = float(kid[0] if isinstance(kid, (tuple, list)) else kid)
-        return {"fid": fid, "kid": kid}
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.num_samples <= 0:
-            return
-        if (epoch + 1) % self.every_epochs == 0 or epoch + 1 == self.last_epoch:
-            self.last = self.evaluate()
-            if logs is not None:
-                logs.update(self.last)
 
 
 class SampleGrids(keras.callbacks.Callback):

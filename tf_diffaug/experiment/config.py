@@ -178,6 +178,13 @@ def validate_config(config, known_policy_ops=POLICY_OPS):
                 f"{key}={every} must be a multiple of log_every={config['log_every']} "
                 "(progress, evaluation and checkpoints happen at log points)."
             )
+    if config["fid_samples"] and config["steps"] % config["eval_every"]:
+        raise ValueError(
+            f"steps={config['steps']} must be a multiple of eval_every={config['eval_every']} so the "
+            "last step is evaluated (or set fid_samples=0 to train without FID/KID)."
+        )
+    if config["fid_samples"] == 1:
+        raise ValueError("fid_samples must be 0 (no evaluation) or >= 2 (a covariance needs 2 samples), got 1.")
     size = dataset_size(config["dataset"], config["split"])
     if size is not None and config["batch_size"] > size:
         raise ValueError(

@@ -127,15 +127,13 @@ def load_dataset(config, global_batch_size, seed):
         drop_remainder=True, repeat=True)
 
 
-def reference_features(config, batch_size):
-    """Inception features of the training images (the FID/KID reference set)."""
+def reference_images(config):
+    """The training images as uint8 [N, H, W, C] (the FID/KID reference set)."""
     import tf_diffaug as td
 
     images = td.data.load_array(config["dataset"], split=config["split"], resolution=config["resolution"],
                                 channels=config["channels"])
-    if isinstance(images, tuple):
-        images = images[0]
-    return td.metrics.inception_features(images, batch_size=batch_size)
+    return images[0] if isinstance(images, tuple) else images
 
 
 def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
@@ -197,10 +195,6 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
                                      resume_step=start_step if resume else None)
         if resume and stream is not None:
             stream.write(f"Resuming {path} from step {start_step}.\n")
-        evaluation = callbacks_lib.Evaluation(
-            lambda: reference_features(config, config["fid_batch_size"]), config["fid_samples"],
-            config["fid_batch_size"], config["eval_every"] // log_every, total_epochs,
-            seed=config["seed"] + 1_000_003, num_classes=config["num_classes"])
         grids = callbacks_lib.SampleGrids(
             os.path.join(path, "samples"), log_every, config["checkpoint_every"] // log_every,
             num=config["grid_size"], seed=config["seed"] + 2_000_003, num_classes=config["num_classes"],
@@ -210,8 +204,16 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
             curves_every_epochs=config["checkpoint_every"] // log_every,
             defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0}, stream=stream,
             enabled=chief)
-        callbacks = [
-            evaluation, grids, writer,
+        callbacks = [grids, writer]
+        if config["fid_samples"]:
+            import tf_diffaug as td
+
+            callbacks.insert(0, td.metrics.FIDCallback(
+                reference_images(config), every_n_epochs=config["eval_every"] // log_every,
+                num_samples=config["fid_samples"], batch_size=config["fid_batch_size"],
+                log_dir=os.path.join(path, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
+                stats_path=os.path.join(path, "fid_reference.npz")))
+        callbacks += [
             checkpoint_lib.Checkpointer(ckpt_dir, log_every, config["checkpoint_every"] // log_every,
                                         enabled=chief),
             keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), write_graph=False),
@@ -246,4 +248,4 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
     return result
 
 
-__all__ = ["run", "resume_config", "build_gan", "load_dataset", "reference_features"]
+__all__ = ["run", "resume_config", "build_gan", "load_dataset", "reference_images"]
