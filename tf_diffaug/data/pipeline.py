@@ -1,0 +1,214 @@
+"""``td.data.load`` and ``td.data.load_array``: any image source to training batches in [-1, 1].
+
+A source is named by one string (or path):
+
+- ``"emoji-faces"``: the embedded 112-image few-shot set (RGB, no labels; ``builtin.py``);
+- ``"fashion-mnist"``: Fashion-MNIST (grey, 10 labels), from a prepared tfds ``fashion_mnist`` copy
+  when there is one, else from Debian's ``dataset-fashion-mnist`` files;
+- an existing folder of images (``folder.py``); a path-like string (``/``, ``.``, ``~`` first) that
+  is not a folder is an error;
+- any other string is a tfds name (``"cifar10"``, ``"mnist:3.*.*"``), opened only when prepared in
+  ``data_dir`` unless ``download=True`` (``tfds_source.py``).
+
+Our two names are checked first, then folders, then tfds. Every source goes through the same
+preprocessing (``transforms.preprocess``: shorter side to ``resolution`` with an antialiased
+filter, center crop, channel conversion, uint8 rounding), so ``load_array`` (uint8, e.g. for FID
+reference statistics) and ``load`` (float32 in [-1, 1] for training) give the same pixels. The
+training pipeline is: preprocess -> cache (uint8, in memory) -> shuffle -> mirror -> to [-1, 1]
+-> batch -> repeat -> prefetch.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf_diffaug.data import builtin, folder, tfds_source, transforms
+from tf_diffaug.data.source import Source, check_split
+
+BUILTIN_NAMES = (builtin.EMOJI_FACES, builtin.FASHION_MNIST)
+_PREPROCESS_BATCH = 256
+
+
+def _is_path_like(name) -> bool:
+    return isinstance(name, os.PathLike) or str(name).startswith(("/", ".", "~", "\\"))
+
+
+def open_source(name_or_path, split="train", resolution=64, channels=None, with_labels=False,
+                data_dir=None, download=False) -> Source:
+    """Opens a named source (see the module docstring) as a ``Source`` of native-size images."""
+    if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
+        raise ValueError(f"Bad dataset {name_or_path!r}: expected {_accepted()}.")
+    name = os.fspath(name_or_path)
+    key = name.strip().lower().replace("_", "-")
+    if not isinstance(name_or_path, os.PathLike) and key == builtin.EMOJI_FACES:
+        return builtin.open_emoji_faces(split)
+    if not isinstance(name_or_path, os.PathLike) and key == builtin.FASHION_MNIST:
+        tfds_builder = tfds_source.find_builder("fashion_mnist", data_dir)
+        if tfds_builder is not None and tfds_source.is_prepared(tfds_builder):
+            return tfds_source.open_tfds("fashion_mnist", split, builder=tfds_builder)
+        return builtin.open_fashion_mnist(split)
+    if os.path.isdir(os.path.expanduser(name)):
+        return folder.open_folder(os.path.expanduser(name), split, resolution, channels, with_labels)
+    if _is_path_like(name_or_path):
+        raise FileNotFoundError(f"Image folder {name!r} does not exist or is not a folder.")
+    builder = tfds_source.find_builder(name, data_dir)
+    if builder is None:
+        raise ValueError(
+            f"Unknown dataset {name!r}: it is not an existing folder, not a built-in set "
+            f"and not a tfds dataset name. Expected {_accepted()}."
+        )
+    return tfds_source.open_tfds(name, split, data_dir, download, builder=builder)
+
+
+def _accepted() -> str:
+    return (
+        f"one of the built-in sets {list(BUILTIN_NAMES)}, the path of a folder of images "
+        f"({', '.join(folder.IMAGE_EXTENSIONS)}), or a tfds dataset name such as 'cifar10' "
+        "(tfds.list_builders())"
+    )
+
+
+def _check_arguments(split, resolution, channels, batch_size, repeat=False):
+    check_split(split)
+    transforms.check_resolution(resolution)
+    transforms.check_channels(channels)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"Bad batch_size {batch_size!r}: expected None (unbatched) or a positive integer.")
+    if not isinstance(repeat, (bool, int)) or (not isinstance(repeat, bool) and repeat < 1):
+        raise ValueError(f"Bad repeat {repeat!r}: expected False, True (forever) or a positive count.")
+
+
+def _preprocessed(source: Source, resolution: int, channels) -> tf.data.Dataset:
+    """Maps a source's ``(image, label)`` pairs to uint8 ``[resolution, resolution, C]`` images."""
+
+    def apply(images, labels):
+        return transforms.preprocess(images, resolution, channels), labels
+
+    if source.uniform_size:  # same-size images: preprocess whole batches (far fewer op calls)
+        batched = source.dataset.batch(_PREPROCESS_BATCH)
+        return batched.map(apply, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+    return source.dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download) -> Source:
+    source = open_source(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+    if with_labels and not source.has_labels:
+        raise ValueError(
+            f"with_labels=True but dataset {source.name!r} has no class labels. Use with_labels=False, "
+            "or a labelled source ('fashion-mnist', a labelled tfds dataset, a folder of class sub-folders)."
+        )
+    return source
+
+
+def _mirror(dataset: tf.data.Dataset, seed) -> tf.data.Dataset:
+    """Flips each image left-right with probability 1/2, drawn anew every epoch."""
+    coins = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def flip(pair, coin):
+        image, label = pair
+        return tf.cond(coin % 2 == 0, lambda: tf.reverse(image, axis=[1]), lambda: image), label
+
+    return tf.data.Dataset.zip((dataset, coins)).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def load(name_or_path, split="train", resolution=64, batch_size=None, with_labels=False, channels=None,
+         shuffle=True, mirror=False, seed=None, drop_remainder=True, repeat=False, *,
+         data_dir=None, download=False, cache=True) -> tf.data.Dataset:
+    """Loads an image dataset as a ``tf.data.Dataset`` of float32 NHWC images in [-1, 1].
+
+    Images are resized so the shorter side is `resolution` (antialiased bilinear), center-cropped
+    to a square, converted to `channels`, rounded to uint8 (cached in memory as such), then mapped
+    to ``x / 127.5 - 1``. With ``mirror=True`` each image is flipped left-right with probability
+    1/2, drawn anew every epoch (the "mirror" x-flip augmentation of the StyleGAN2-ADA and
+    DiffAugment training code; Karras et al. 2020, arXiv:2006.06676). Nothing is downloaded unless
+    ``download=True``.
+
+    Args:
+        name_or_path: ``"emoji-faces"``, ``"fashion-mnist"``, a folder path, or a tfds name.
+        split: tfds split string, e.g. ``"train"``, ``"train[:10%]"``, ``"test[100:200]"``.
+            Folders and ``"emoji-faces"`` have the single split ``"train"``.
+        resolution: side of the square images.
+        batch_size: None for single images, else the batch size.
+        with_labels: yield ``(images, labels)`` with int64 labels.
+        channels: None (the source's: 3 for emoji-faces, 1 for fashion-mnist), 1 or 3.
+        shuffle: shuffle the whole dataset, reshuffled every epoch.
+        mirror: random horizontal flips (off by default).
+        seed: int seed of the shuffle and the flips (None: nondeterministic).
+        drop_remainder: drop the last partial batch.
+        repeat: False, True (forever) or a number of epochs.
+        data_dir: tfds data folder (None: tfds' default).
+        download: let tfds download and prepare a missing tfds dataset (needs network access).
+        cache: keep the preprocessed uint8 images in memory after the first epoch.
+
+    Returns:
+        A dataset of images ``[resolution, resolution, C]`` (``[B, ...]`` when batched), float32 in
+        [-1, 1], or of ``(images, labels)`` pairs, prefetched.
+
+    Raises:
+        ValueError: bad argument or unknown dataset name (the message lists what is accepted).
+        FileNotFoundError: a missing folder; ``DatasetNotPreparedError`` for an unprepared tfds name.
+
+    Example:
+        >>> ds = load("emoji-faces", resolution=32, batch_size=16, seed=0)
+        >>> next(iter(ds)).shape
+        TensorShape([16, 32, 32, 3])
+    """
+    _check_arguments(split, resolution, channels, batch_size, repeat)
+    source = _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+    if batch_size is not None and drop_remainder and batch_size > source.num_examples:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the {source.num_examples} images of "
+            f"{source.name!r} split {split!r}: with drop_remainder=True no batch would be produced. "
+            "Use a smaller batch_size or drop_remainder=False."
+        )
+    dataset = _preprocessed(source, resolution, channels)
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(max(source.num_examples, 1), seed=seed, reshuffle_each_iteration=True)
+    if mirror:
+        dataset = _mirror(dataset, None if seed is None else seed + 1)
+
+    def finish(images, labels):
+        images = transforms.to_unit_range(images)
+        return (images, labels) if with_labels else images
+
+    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
+    if batch_size is not None:
+        dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    if repeat is True:
+        dataset = dataset.repeat()
+    elif repeat:
+        dataset = dataset.repeat(repeat)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def load_array(name_or_path, split="train", resolution=64, with_labels=False, channels=None, *,
+               data_dir=None, download=False):
+    """Loads a dataset as one uint8 NumPy array, in the source's order (no shuffle, no flips).
+
+    The pixels are exactly those ``load`` feeds the discriminator (before its ``/ 127.5 - 1``), so
+    this is the array to compute FID reference statistics from.
+
+    Args:
+        name_or_path, split, resolution, channels, data_dir, download: as in ``load``.
+        with_labels: also return the int64 labels.
+
+    Returns:
+        uint8 ``[N, resolution, resolution, C]``, or ``(images, labels int64 [N])`` with labels.
+
+    Example:
+        >>> load_array("emoji-faces", resolution=32).shape
+        (112, 32, 32, 3)
+    """
+    _check_arguments(split, resolution, channels, None)
+    source = _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+    images, labels = [], []
+    for batch_images, batch_labels in _preprocessed(source, resolution, channels).batch(_PREPROCESS_BATCH):
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+    images = np.concatenate(images)
+    return (images, np.concatenate(labels).astype(np.int64)) if with_labels else images

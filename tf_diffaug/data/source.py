@@ -1,0 +1,116 @@
+"""What a data source hands to the pipeline, and tfds-style split slicing for local sources.
+
+Every source of ``td.data.load`` (embedded set, Fashion-MNIST files, image folder, tfds dataset)
+is opened into a ``Source``: a ``tf.data.Dataset`` of ``(uint8 image [H, W, C], int64 label)``
+pairs at the native size, plus what the pipeline needs to know about it.
+
+Local sources (arrays in memory) accept exactly the split strings tfds accepts, with tfds' own
+parser and rounding (``tfds.core.ReadInstruction``, ``rounding="closest"``: a percent boundary ``p``
+of ``n`` examples is ``round(p * n / 100)``), so ``"train[:1%]"`` selects the same examples from the
+Debian Fashion-MNIST files as from a prepared tfds copy. See
+https://www.tensorflow.org/datasets/splits for the grammar (``"train"``, ``"test[:10%]"``,
+``"train[100:200]"``, ``"train[-10%:]"``, ``"train+test"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+SPLIT_HELP = (
+    "a split name with optional tfds slicing, e.g. 'train', 'train[:10%]', 'train[100:200]', "
+    "'train[-5%:]' or 'train+test' (https://www.tensorflow.org/datasets/splits)"
+)
+
+
+@dataclasses.dataclass
+class Source:
+    """An opened data source: native-size uint8 images with labels, and facts about them.
+
+    Attributes:
+        name: how the user named the source (for messages).
+        dataset: ``tf.data.Dataset`` of ``(image uint8 [H, W, C], label int64 [])``; the label is
+            -1 when the source has none.
+        num_examples: number of elements of `dataset`.
+        channels: native channel count (1, 3 or 4), or None when unknown.
+        has_labels: whether the labels are real class labels.
+        uniform_size: whether all images have the same size (then preprocessing may run batched).
+    """
+
+    name: str
+    dataset: tf.data.Dataset
+    num_examples: int
+    channels: int | None
+    has_labels: bool
+    uniform_size: bool
+
+    @classmethod
+    def from_arrays(cls, name: str, images: np.ndarray, labels: np.ndarray | None) -> "Source":
+        """Wraps uint8 ``[N, H, W, C]`` images and optional int labels ``[N]`` held in memory."""
+        has_labels = labels is not None
+        if labels is None:
+            labels = np.full([len(images)], -1, np.int64)
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
+        return cls(name, dataset, len(images), images.shape[-1], has_labels, uniform_size=True)
+
+
+def check_split(split):
+    """Returns the parsed split (a tfds ReadInstruction), or raises a ValueError naming it."""
+    if not isinstance(split, (str, tfds.core.ReadInstruction)):
+        raise ValueError(f"Bad split {split!r}: expected {SPLIT_HELP}.")
+    try:
+        return tfds.core.ReadInstruction.from_spec(split)
+    except (ValueError, AssertionError) as error:
+        raise ValueError(f"Bad split {split!r}: expected {SPLIT_HELP}. ({_first_line(error)})") from None
+
+
+def split_ranges(split, sizes: dict[str, int], dataset_name: str) -> list[tuple[str, int, int]]:
+    """Resolves a tfds split string against local split sizes.
+
+    Args:
+        split: split string (or tfds ReadInstruction), e.g. ``"train[:1%]+test[:5]"``.
+        sizes: number of examples of each split, e.g. ``{"train": 60000, "test": 10000}``.
+        dataset_name: for error messages.
+
+    Returns:
+        ``[(split_name, start, stop), ...]``, one per ``+`` term, with absolute indices.
+
+    Example:
+        >>> split_ranges("train[:1%]", {"train": 60000}, "fashion-mnist")
+        [('train', 0, 600)]
+    """
+    instruction = check_split(split)
+    split_infos = {
+        name: tfds.core.SplitInfo(name=name, shard_lengths=[size], num_bytes=0)
+        for name, size in sizes.items()
+    }
+    try:
+        absolute = instruction.to_absolute(split_infos)
+    except (ValueError, AssertionError) as error:
+        raise ValueError(
+            f"Bad split {split!r} for {dataset_name!r}, which has the splits "
+            f"{dict(sizes)}: expected {SPLIT_HELP}. ({_first_line(error)})"
+        ) from None
+    ranges = []
+    for part in absolute:
+        size = sizes[part.splitname]
+        start = 0 if part.from_ is None else part.from_
+        stop = size if part.to is None else part.to
+        ranges.append((part.splitname, start, stop))
+    return ranges
+
+
+def select(arrays_by_split: dict[str, tuple], ranges: list[tuple[str, int, int]]) -> tuple:
+    """Concatenates the selected row ranges of per-split array tuples (images, labels, ...)."""
+    picked = [tuple(array[start:stop] for array in arrays_by_split[name]) for name, start, stop in ranges]
+    if len(picked) == 1:
+        return picked[0]
+    return tuple(np.concatenate(column) for column in zip(*picked))
+
+
+def _first_line(error: Exception) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(error).__name__
