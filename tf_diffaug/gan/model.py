@@ -1,0 +1,352 @@
+"""`GAN`: a `keras.Model` whose `train_step` trains a generator and a discriminator with DiffAugment.
+
+Zhao, Liu, Lin, Zhu & Han, "Differentiable Augmentation for Data-Efficient GAN Training",
+NeurIPS 2020 (arXiv:2006.10738): the same differentiable augmentation `T` is applied to real and
+generated images in both the discriminator and the generator step, `D(T(x))` and `D(T(G(z)))`,
+and the generator's gradient flows through `T`.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_diffaug.gan import adaptive
+from tf_diffaug.gan import ema as ema_lib
+from tf_diffaug.gan import losses as losses_lib
+from tf_diffaug.gan.train_step import AUGMENT_MODES
+from tf_diffaug.gan.train_step import GANTrainStep
+
+@keras.saving.register_keras_serializable(package="tf_diffaug")
+class GAN(GANTrainStep, keras.Model):
+    """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
+
+    One training step on a batch of real images `x` (and labels `y` when `num_classes` is set):
+
+    1. `d_steps` times: draw `z ~ N(0, I)` (and uniform fake labels), `fake = G(z)`; minimize
+       `L_D(D(T(x)), D(T(fake)))` + `r1_gamma / 2 * R1` + `cr_weight * (D(T(x)) - D(x))^2`
+       + `lecam_weight * LeCam` over D's weights. `T` is drawn independently at every call. The same
+       real batch is used by every D update of a step (BigGAN-PyTorch draws a new one per update).
+    2. draw a new `z`; minimize `L_G(D(T(G(z))))` over G's weights; gradients flow through `T`.
+    3. update the EMA generator and, every `ada_interval` steps, the adaptive probability `p`.
+
+    `augment_mode` says where `T` is applied: `"both"` (DiffAugment: reals and fakes, both steps),
+    `"real_only"` (reals only - the paper's failure mode that leaks `T` into the samples),
+    `"d_only"` (reals and fakes in the D step only - G then fools an un-augmented D), `"none"`.
+
+    Distribution: under any `tf.distribute` strategy each replica draws its own `z` and
+    augmentation; per-replica losses are summed and divided by the global batch
+    (`num_replicas_in_sync * local_batch`, so local batches must be equal: use
+    `drop_remainder=True`). The latent batch is drawn for the whole global batch from the shared
+    seed and each replica takes its own slice, so `z` does not depend on the replica count.
+    Logged values are global per-example means whatever the replica count; under
+    `MultiWorkerMirroredStrategy` they are rank-1 (shape `[1]`), as Keras requires.
+
+    All state (G, D, the EMA copy, both optimizers, the augment layer incl. `p`, LeCam anchors,
+    ADA accumulators, random-number state, the step counter) is tracked by the model, so
+    `keras.callbacks.BackupAndRestore` and `save_weights` restore training exactly.
+
+    Args:
+        generator: a built Keras model mapping `z` `[B, latent_dim]` (and int labels `[B]` when
+            `num_classes` is set: inputs `[z, labels]`) to images `[B, H, W, C]` in [-1, 1].
+        discriminator: a built Keras model mapping images (and labels when conditional) to
+            logits `[B, 1]` or `[B]`.
+        latent_dim: size of `z`.
+        augment: any Keras layer applied as `augment(images, training=True)`, e.g.
+            `td.DiffAugment(...)` or `td.augment.AdaptiveAugment(...)`; `None` for no augmentation.
+        augment_mode: `"both"`, `"real_only"`, `"d_only"` or `"none"` (see above).
+        num_classes: number of classes for a class-conditional GAN, or `None`.
+        ema_decay: decay of the EMA generator in [0, 1] (0.999 in BigGAN/SNGAN setups).
+        ema_start_step: steps before which the EMA copy just follows G.
+        seed: int seed of the latent/label sampling, or `None`.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Example:
+    >>> g = keras.Sequential([keras.Input((8,)), keras.layers.Dense(4 * 4 * 3, activation="tanh"),
+    ...                       keras.layers.Reshape((4, 4, 3))])
+    >>> d = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    >>> gan = GAN(g, d, latent_dim=8)
+    >>> gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4), loss="hinge")
+    >>> history = gan.fit(tf.zeros([8, 4, 4, 3]), batch_size=4, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['d_loss', 'fake_score', 'g_loss', 'real_score']
+    """
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim=128,
+        augment=None,
+        augment_mode="both",
+        num_classes=None,
+        ema_decay=0.999,
+        ema_start_step=0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for role, network in (("generator", generator), ("discriminator", discriminator)):
+            if not isinstance(network, keras.Model) or not network.built:
+                raise ValueError(f"{role} must be a built keras.Model. Received {role}={network!r}.")
+        if augment_mode not in AUGMENT_MODES:
+            raise ValueError(f"Unknown augment_mode {augment_mode!r}. Expected one of {list(AUGMENT_MODES)}.")
+        if augment is not None and not isinstance(augment, keras.layers.Layer):
+            raise ValueError(f"augment must be a keras Layer or None. Received augment={augment!r}.")
+        if not isinstance(latent_dim, int) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive int. Received latent_dim={latent_dim!r}.")
+        if num_classes is not None and (not isinstance(num_classes, int) or num_classes < 1):
+            raise ValueError(f"num_classes must be a positive int or None. Received num_classes={num_classes!r}.")
+        if not 0.0 <= float(ema_decay) <= 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1]. Received ema_decay={ema_decay!r}.")
+        if int(ema_start_step) < 0:
+            raise ValueError(f"ema_start_step must be >= 0. Received ema_start_step={ema_start_step!r}.")
+        g_inputs = getattr(generator, "inputs", None) or []
+        if g_inputs and g_inputs[0].shape[-1] not in (None, latent_dim):
+            raise ValueError(
+                f"latent_dim={latent_dim} does not match the generator's z input of shape {tuple(g_inputs[0].shape)}."
+            )
+        expected_inputs = 1 if num_classes is None else 2
+        if g_inputs and len(g_inputs) != expected_inputs:
+            raise ValueError(
+                f"With num_classes={num_classes} the generator must take {expected_inputs} input(s) "
+                f"({'[z, labels]' if num_classes else 'z'}); it takes {len(g_inputs)}."
+            )
+
+        self.generator = generator
+        self.discriminator = discriminator
+        self.augment = augment
+        self.latent_dim = latent_dim
+        self.augment_mode = augment_mode
+        self.num_classes = num_classes
+        self.ema_decay = float(ema_decay)
+        self.ema_start_step = int(ema_start_step)
+        self.seed = seed
+        self.ema_generator = ema_lib.clone_generator(generator, name=f"ema_{generator.name}")
+        ema_lib.ema_pairs(self.ema_generator, generator)  # checks that the weights pair up
+        self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed_generator")
+        self.sample_seed_generator = keras.random.SeedGenerator(
+            None if seed is None else seed + 1, name="sample_seed_generator"
+        )
+        if augment is not None and not augment.built:
+            image_shape = (getattr(discriminator, "inputs", None) or generator.outputs)[0].shape
+            augment.build(tuple(image_shape))
+
+        def state(name, dtype="float32"):
+            return self.add_weight(
+                shape=(), dtype=dtype, initializer="zeros", trainable=False, name=name, autocast=False
+            )
+
+        self.step_counter = state("step", "int64")
+        self.lecam_anchor_real = state("lecam_anchor_real")
+        self.lecam_anchor_fake = state("lecam_anchor_fake")
+        self.ada_sign_sum = state("ada_sign_sum")
+        self.ada_count = state("ada_count")
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("d_loss", "g_loss", "real_score", "fake_score", "r1_penalty", "cr_penalty", "lecam_penalty")
+        }
+        self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
+        self._adaptive_p = False
+        self.built = True
+
+    # ----------------------------------------------------------------------------------------- compile
+    def compile(
+        self,
+        g_optimizer,
+        d_optimizer,
+        loss="hinge",
+        d_steps=1,
+        r1_gamma=0.0,
+        r1_through_augment=True,
+        cr_weight=0.0,
+        lecam_weight=0.0,
+        lecam_decay=0.99,
+        ada_target=None,
+        ada_interval=4,
+        ada_kimg=500,
+        **kwargs,
+    ):
+        """Configures training and builds both optimizers (so that it works under `tf.distribute`).
+
+        Call it inside `strategy.scope()` when distributing. Under a `mixed_float16` dtype policy
+        both optimizers are wrapped in `keras.optimizers.LossScaleOptimizer`.
+
+        Args:
+            g_optimizer: `keras.optimizers.Optimizer` for the generator.
+            d_optimizer: another optimizer instance for the discriminator.
+            loss: `"hinge"`, `"non_saturating"`, `"wasserstein"`, `"least_squares"` or a
+                `td.gan.losses.AdversarialLoss` pair.
+            d_steps: discriminator updates per generator update (BigGAN-CIFAR uses 4).
+            r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad||^2`); 0 disables it.
+            r1_through_augment: True takes the gradient w.r.t. the un-augmented reals through `T`,
+                `grad_x D(T(x))`; False w.r.t. the augmented reals `y = T(x)`, `grad_y D(y)`.
+            cr_weight: consistency-regularization weight (10 in the DiffAugment paper's
+                comparison); needs an augmentation applied to reals.
+            lecam_weight: LeCam weight (0.3 in Tseng et al. for CIFAR with DiffAugment); 0 disables.
+            lecam_decay: decay of the LeCam anchors' moving averages (0.99 in the paper).
+            ada_target: target of `r_t = E[sign(D(T(real)))]` for adaptive augmentation (0.6 in
+                ADA), or None. Needs an augment layer with a weight `p`.
+            ada_interval: steps between two adjustments of `p` (ADA uses 4).
+            ada_kimg: thousands of real images for `p` to go from 0 to 1 (ADA uses 500).
+            **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`,
+                `steps_per_execution`).
+        """
+        for name in ("optimizer", "loss_weights", "metrics", "weighted_metrics"):
+            if name in kwargs:
+                raise ValueError(f"GAN.compile does not accept {name}=; it takes g_optimizer/d_optimizer and loss.")
+        for name, value in (("g_optimizer", g_optimizer), ("d_optimizer", d_optimizer)):
+            if not isinstance(value, keras.optimizers.Optimizer):
+                raise ValueError(f"{name} must be a keras.optimizers.Optimizer instance. Received {name}={value!r}.")
+        if g_optimizer is d_optimizer:
+            raise ValueError("g_optimizer and d_optimizer must be two different optimizer instances.")
+        adversarial = losses_lib.get(loss)
+        if not isinstance(d_steps, int) or d_steps < 1:
+            raise ValueError(f"d_steps must be an int >= 1. Received d_steps={d_steps!r}.")
+        for name, value in (("r1_gamma", r1_gamma), ("cr_weight", cr_weight), ("lecam_weight", lecam_weight)):
+            if float(value) < 0:
+                raise ValueError(f"{name} must be >= 0. Received {name}={value!r}.")
+        if not 0.0 <= float(lecam_decay) < 1.0:
+            raise ValueError(f"lecam_decay must be in [0, 1). Received lecam_decay={lecam_decay!r}.")
+        augments_reals = self.augment is not None and AUGMENT_MODES[self.augment_mode][0]
+        if cr_weight > 0 and not augments_reals:
+            raise ValueError(
+                f"cr_weight={cr_weight} needs an augmentation of the reals, but augment={self.augment!r} "
+                f"and augment_mode={self.augment_mode!r}."
+            )
+        adaptive_p = False
+        if ada_target is not None:
+            if not 0.0 <= float(ada_target) <= 1.0:
+                raise ValueError(f"ada_target must be in [0, 1] or None. Received ada_target={ada_target!r}.")
+            if not isinstance(ada_interval, int) or ada_interval < 1:
+                raise ValueError(f"ada_interval must be an int >= 1. Received ada_interval={ada_interval!r}.")
+            if float(ada_kimg) <= 0:
+                raise ValueError(f"ada_kimg must be > 0. Received ada_kimg={ada_kimg!r}.")
+            if not augments_reals:
+                raise ValueError(f"ada_target needs augment_mode applying T to reals. Received {self.augment_mode!r}.")
+            adaptive.probability_variable(self.augment)  # raises if the layer has no `p`
+            adaptive_p = True
+
+        super().compile(optimizer=None, **kwargs)
+        if self.dtype_policy.name == "mixed_float16":
+            wrap = keras.optimizers.LossScaleOptimizer
+            g_optimizer = g_optimizer if isinstance(g_optimizer, wrap) else wrap(g_optimizer)
+            d_optimizer = d_optimizer if isinstance(d_optimizer, wrap) else wrap(d_optimizer)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        if not g_optimizer.built:
+            g_optimizer.build(self.generator.trainable_variables)
+        if not d_optimizer.built:
+            d_optimizer.build(self.discriminator.trainable_variables)
+        self.adversarial_loss = adversarial
+        self.d_steps = d_steps
+        self.r1_gamma = float(r1_gamma)
+        self.r1_through_augment = bool(r1_through_augment)
+        self.cr_weight = float(cr_weight)
+        self.lecam_weight = float(lecam_weight)
+        self.lecam_decay = float(lecam_decay)
+        self.ada_target = None if ada_target is None else float(ada_target)
+        self.ada_interval = int(ada_interval)
+        self.ada_kimg = float(ada_kimg)
+        self._adaptive_p = adaptive_p
+        self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
+        for name, weight in (("r1_penalty", r1_gamma), ("cr_penalty", cr_weight), ("lecam_penalty", lecam_weight)):
+            if weight > 0:
+                self._active_trackers.append(name)
+        self._gan_compile_config = {
+            "g_optimizer": keras.saving.serialize_keras_object(g_optimizer),
+            "d_optimizer": keras.saving.serialize_keras_object(d_optimizer),
+            "loss": loss if isinstance(loss, str) else None,
+            "d_steps": d_steps,
+            "r1_gamma": self.r1_gamma,
+            "r1_through_augment": self.r1_through_augment,
+            "cr_weight": self.cr_weight,
+            "lecam_weight": self.lecam_weight,
+            "lecam_decay": self.lecam_decay,
+            "ada_target": self.ada_target,
+            "ada_interval": self.ada_interval,
+            "ada_kimg": self.ada_kimg,
+        }
+
+    def get_compile_config(self):
+        return getattr(self, "_gan_compile_config", None)
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for name in ("g_optimizer", "d_optimizer"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        if config.get("loss") is None:
+            config["loss"] = "hinge"
+        self.compile(**config)
+
+    @property
+    def metrics(self):
+        """The loss trackers reset by `fit()` at each epoch (those active after `compile`)."""
+        return [self.trackers[name] for name in self._active_trackers]
+
+    # ---------------------------------------------------------------------------------- inference
+    def call(self, inputs, training=False):
+        """Runs the (non-EMA) generator: `inputs` is `z` or `[z, labels]`."""
+        return self.generator(inputs, training=training)
+
+    def generate(self, n, labels=None, use_ema=True, seed=None, batch_size=64):
+        """Samples `n` images as a NumPy float32 array `[n, H, W, C]` in [-1, 1].
+
+        Args:
+            n: number of images.
+            labels: int class labels `[n]` when `num_classes` is set; `None` cycles through the
+                classes (`arange(n) % num_classes`).
+            use_ema: sample from the EMA generator (default) or from the trained generator.
+            seed: int seed of `z` (same seed, same images), or `None` to draw from the model's own
+                sampling seed generator.
+            batch_size: generator batch size.
+
+        Returns:
+            `np.ndarray` float32 `[n, H, W, C]`.
+        """
+        if not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n must be a non-negative int. Received n={n!r}.")
+        network = self.ema_generator if use_ema else self.generator
+        z = keras.random.normal((int(n), self.latent_dim), seed=self.sample_seed_generator if seed is None else seed)
+        if self.num_classes is not None:
+            labels = np.arange(n) % self.num_classes if labels is None else np.asarray(labels)
+            if labels.shape != (n,) or labels.min(initial=0) < 0 or labels.max(initial=0) >= self.num_classes:
+                raise ValueError(
+                    f"labels must be ints of shape ({n},) in [0, {self.num_classes}). Received shape {labels.shape}."
+                )
+            labels = labels.astype("int32")
+        elif labels is not None:
+            raise ValueError("labels were given but the GAN is unconditional (num_classes=None).")
+        chunks = []
+        for start in range(0, int(n), batch_size):
+            z_chunk = z[start : start + batch_size]
+            inputs = z_chunk if labels is None else [z_chunk, tf.constant(labels[start : start + batch_size])]
+            chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(network(inputs, training=False), "float32")))
+        if not chunks:
+            return np.zeros((0,) + tuple(network.outputs[0].shape[1:]), np.float32)
+        return np.concatenate(chunks, axis=0)
+
+    # ------------------------------------------------------------------------------ serialization
+    def get_config(self):
+        return {
+            "name": self.name,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "augment": None if self.augment is None else keras.saving.serialize_keras_object(self.augment),
+            "latent_dim": self.latent_dim,
+            "augment_mode": self.augment_mode,
+            "num_classes": self.num_classes,
+            "ema_decay": self.ema_decay,
+            "ema_start_step": self.ema_start_step,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for name in ("generator", "discriminator", "augment"):
+            if config.get(name) is not None:
+                config[name] = keras.saving.deserialize_keras_object(config[name])
+        return cls(**config)
+
+
+__all__ = ["AUGMENT_MODES", "GAN"]
