@@ -1,0 +1,101 @@
+"""Small deterministic networks and marker augmentations for the GAN tests (also used by the subprocess workers)."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+class AddConstant(keras.layers.Layer):
+    """Marker augmentation `T(x) = x + c`: its effect is visible in D's inputs."""
+
+    def __init__(self, constant, **kwargs):
+        super().__init__(**kwargs)
+        self.constant = constant
+
+    def call(self, images, training=None):
+        return images + tf.cast(self.constant, images.dtype) if training else images
+
+
+class Scale(keras.layers.Layer):
+    """Marker augmentation `T(x) = s * x` (gradients through it are scaled by `s`)."""
+
+    def __init__(self, factor, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, images, training=None):
+        return images * tf.cast(self.factor, images.dtype) if training else images
+
+
+class Gated(keras.layers.Layer):
+    """Adaptive marker: per sample `where(u < p, x + noise * N(0, 1), x)` with a non-trainable `p`."""
+
+    def __init__(self, noise=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.noise = noise
+        self.generator = keras.random.SeedGenerator(seed)
+        self.p = self.add_weight(
+            shape=(), initializer="zeros", trainable=False, name="p", aggregation="only_first_replica"
+        )
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch = tf.shape(images)[0]
+        u = keras.random.uniform((batch, 1, 1, 1), seed=self.generator)
+        noisy = images + tf.cast(self.noise, images.dtype) * tf.cast(
+            keras.random.normal(tf.shape(images), seed=self.generator), images.dtype
+        )
+        return tf.where(u < tf.cast(self.p, u.dtype), noisy, images)
+
+
+def linear_discriminator(shape, w, b=0.0, num_classes=None):
+    """`D(x) = w . flatten(x) + b` (plus a per-class bias when conditional: `[images, labels]`)."""
+    w = np.asarray(w, np.float32).reshape(-1, 1)
+    images = keras.Input(shape)
+    flat = keras.layers.Flatten()(images)
+    logits = keras.layers.Dense(
+        1, kernel_initializer=keras.initializers.Constant(w), bias_initializer=keras.initializers.Constant(b)
+    )(flat)
+    if num_classes is None:
+        return keras.Model(images, logits, name="linear_d")
+    labels = keras.Input((), dtype="int32")
+    class_bias = keras.layers.Flatten()(keras.layers.Embedding(num_classes, 1, embeddings_initializer="zeros")(labels))
+    return keras.Model([images, labels], keras.layers.Add()([logits, class_bias]), name="linear_d")
+
+
+def constant_generator(latent_dim, shape, value=0.0, num_classes=None):
+    """`G(z) = value` everywhere (zero kernel, bias `value`, no activation): fake images are known exactly."""
+    z = keras.Input((latent_dim,))
+    flat = keras.layers.Dense(
+        int(np.prod(shape)), kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(value)
+    )(z)
+    images = keras.layers.Reshape(shape)(flat)
+    if num_classes is None:
+        return keras.Model(z, images, name="constant_g")
+    labels = keras.Input((), dtype="int32")
+    return keras.Model([z, labels], images, name="constant_g")
+
+
+def small_networks(seed=0, latent_dim=4, shape=(4, 4, 1), hidden=8):
+    """A tiny randomly initialised (seeded) G and D without batch statistics."""
+    init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
+    z = keras.Input((latent_dim,))
+    h = keras.layers.Dense(hidden, activation="relu", kernel_initializer=init(1))(z)
+    out = keras.layers.Dense(int(np.prod(shape)), activation="tanh", kernel_initializer=init(2))(h)
+    generator = keras.Model(z, keras.layers.Reshape(shape)(out), name="small_g")
+    x = keras.Input(shape)
+    h = keras.layers.Conv2D(hidden, 3, padding="same", kernel_initializer=init(3))(x)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    h = keras.layers.Flatten()(h)
+    discriminator = keras.Model(x, keras.layers.Dense(1, kernel_initializer=init(4))(h), name="small_d")
+    return generator, discriminator
+
+
+def all_state(gan):
+    """Every variable of the GAN and its optimizers, by path, as NumPy arrays."""
+    state = {}
+    for prefix, obj in (("model", gan), ("g_opt", gan.g_optimizer), ("d_opt", gan.d_optimizer)):
+        for index, variable in enumerate(obj.variables):
+            state[f"{prefix}/{index}/{variable.path}"] = keras.ops.convert_to_numpy(variable)
+    return state
