@@ -151,6 +151,12 @@ class PruningMasks:
     ``prune(fraction)`` removes the smallest-magnitude surviving weights globally; ``apply()``
     zeroes the pruned weights now (after ``set_weights``/rewinding); the optimizer keeps them zero.
 
+    Attach masks before the model's first ``fit``: a traced Keras train function calls the
+    constraints that were attached when it was traced. After attaching to (or ``detach``-ing from)
+    a model that has already been trained, call ``model.make_train_function(force=True)``
+    (``find_ticket`` and ``train_ticket`` do this for the GAN). Mask *values* may change at any
+    time: they are read from variables at run time.
+
     Args:
         model: a built ``keras.Model`` (or layer).
         include: optional ``callable(variable) -> bool`` choosing the kernels to prune; default

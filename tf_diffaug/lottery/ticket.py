@@ -80,6 +80,13 @@ def _optimizers(gan, needed):
     return g_opt, d_opt
 
 
+def _retrace(gan):
+    """Makes the next ``fit`` trace a new step that calls the just-attached mask constraints."""
+    make = getattr(gan, "make_train_function", None)
+    if make is not None and getattr(gan, "train_function", None) is not None:
+        make(force=True)
+
+
 def _fit(gan, dataset, steps, callbacks, verbose):
     history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=verbose)
     return {key: float(values[-1]) for key, values in history.history.items() if len(values)}
@@ -148,6 +155,7 @@ def find_ticket(
     g_masks = PruningMasks(generator, include=include)
     d_masks = PruningMasks(discriminator, include=include) if prune_discriminator else None
     ema_masks = PruningMasks(ema, include=include) if ema is not None else None
+    _retrace(gan)
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema}
     optimizers = {"generator": g_opt, "discriminator": d_opt}
 
@@ -218,6 +226,7 @@ def train_ticket(gan, ticket, dataset, steps, epochs=1, callbacks=None, verbose=
         raise ValueError(f"`ticket` must be a Ticket or PruningMasks. Received: ticket={ticket!r}")
     ticket = _bind(gan, ticket)
     ticket.apply()
+    _retrace(gan)
     return gan.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=callbacks, verbose=verbose)
 
 

@@ -1,0 +1,94 @@
+"""Test fixture only: a minimal hinge-loss GAN exposing td.GAN's attribute names.
+
+Not library code and not a stand-in for ``td.GAN``: it exists so the lottery driver
+(``find_ticket``/``train_ticket``), which only touches ``generator``, ``discriminator``,
+``ema_generator``, ``g_optimizer``, ``d_optimizer`` and ``fit``, can be tested on a real
+training loop with tiny networks (4x4x1 images).
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+LATENT = 8
+
+
+def make_networks(seed=0):
+    """Tiny functional G and D with the layer names of the networks contract (g_block1, d_features)."""
+    keras.utils.set_random_seed(seed)
+    z = keras.Input((LATENT,), name="z")
+    h = keras.layers.Dense(24, activation="relu", name="g_dense1")(z)
+    h = keras.layers.Identity(name="g_block1")(h)
+    h = keras.layers.Dense(16, activation="tanh", name="g_out")(h)
+    generator = keras.Model(z, keras.layers.Reshape((4, 4, 1))(h), name="generator")
+    x = keras.Input((4, 4, 1), name="images")
+    h = keras.layers.SpectralNormalization(keras.layers.Conv2D(6, 3, padding="same", name="d_conv"))(x)
+    h = keras.layers.LeakyReLU(0.2)(h)
+    h = keras.layers.Dense(12, activation="relu", name="d_dense")(keras.layers.Flatten()(h))
+    h = keras.layers.Identity(name="d_features")(h)
+    discriminator = keras.Model(x, keras.layers.Dense(1, name="d_logit")(h), name="discriminator")
+    return generator, discriminator
+
+
+class ToyGAN(keras.Model):
+    """Hinge GAN, one D step and one G step per batch, EMA generator with decay 0.9."""
+
+    def __init__(self, generator, discriminator, seed=0):
+        super().__init__()
+        self.generator = generator
+        self.discriminator = discriminator
+        self.ema_generator = keras.models.clone_model(generator)
+        self.ema_generator.set_weights(generator.get_weights())
+        self.ema_generator.trainable = False
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, g_optimizer, d_optimizer):
+        super().compile()
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        g_optimizer.build(self.generator.trainable_variables)
+        d_optimizer.build(self.discriminator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def train_step(self, real):
+        batch = tf.shape(real)[0]
+        z = keras.random.normal((batch, LATENT), seed=self.seed_generator)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            d_loss = tf.reduce_mean(tf.nn.relu(1.0 - self.discriminator(real, training=True)))
+            d_loss += tf.reduce_mean(tf.nn.relu(1.0 + self.discriminator(fake, training=True)))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+        with tf.GradientTape() as tape:
+            g_loss = -tf.reduce_mean(self.discriminator(self.generator(z, training=True), training=True))
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
+        for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
+            ema.assign(0.9 * ema + 0.1 * weight)
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+
+def make_gan(seed=0, weight_decay=None):
+    generator, discriminator = make_networks(seed)
+    gan = ToyGAN(generator, discriminator, seed=seed)
+    gan.compile(
+        keras.optimizers.AdamW(1e-2, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-2),
+    )
+    return gan
+
+
+def make_dataset(seed=0, n=64, batch=8):
+    rng = np.random.default_rng(seed)
+    images = np.tanh(rng.normal(size=(n, 4, 4, 1))).astype("float32")
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch, drop_remainder=True).repeat()
