@@ -10,7 +10,7 @@ one way, so that the images ``td.data.load`` feeds the discriminator and the uin
    ``BILINEAR``; plain bilinear when upscaling), then crop the central ``resolution`` square;
 2. ``convert_channels``: 1 -> 3 channels by tiling, 3 -> 1 by ITU-R BT.601 luma
    ``0.299 R + 0.587 G + 0.114 B`` (the weights of PIL's ``convert("L")``), 4 -> 3 by dropping alpha;
-3. ``quantize``: round to nearest and clip to uint8;
+3. ``quantize``: round to nearest (ties to even) and clip to uint8;
 4. ``to_unit_range``: uint8 -> float32 ``x / 127.5 - 1`` in [-1, 1], the range of a ``tanh``
    generator (DiffAugment's ``value_range=(-1, 1)``).
 
@@ -122,7 +122,7 @@ def convert_channels(images, channels):
 
 
 def quantize(images):
-    """Rounds float images in the 0..255 scale to nearest and clips them to uint8."""
+    """Rounds float images in the 0..255 scale to nearest (ties to even) and clips to uint8."""
     return tf.cast(tf.clip_by_value(tf.round(images), 0.0, 255.0), tf.uint8)
 
 
