@@ -2,7 +2,7 @@
 
 Each preset is a plain dict with the keys: network, resolution, channels, num_classes,
 network_kwargs (overrides for :func:`tf_diffaug.networks.get`, including latent_dim), loss, g_lr,
-d_lr, beta_1, beta_2, batch_size, d_steps, r1_gamma, ema_decay (None: no generator EMA), policy
+d_lr, beta_1, beta_2, batch_size, d_steps, r1_gamma, ema_decay (0.0: the EMA generator equals G, i.e. no averaging), policy
 (DiffAugment policy string) and source (the citation the numbers come from). Use
 :func:`get_preset` to obtain an independent copy.
 
@@ -51,11 +51,11 @@ PRESETS = {
         "batch_size": 64,
         "d_steps": 5,
         "r1_gamma": 0.0,
-        "ema_decay": None,
+        "ema_decay": 0.0,
         "policy": "color,translation,cutout",
         "source": (
             "Miyato et al., Spectral Normalization for GANs, ICLR 2018 (arXiv:1802.05957), ResNet CIFAR-10 "
-            "setting: hinge loss, Adam lr 2e-4, betas (0, 0.9), n_dis 5, batch 64, no EMA; the SNGAN of "
+            "setting: hinge loss, Adam lr 2e-4, betas (0, 0.9), n_dis 5, batch 64, no EMA (ema_decay 0: the EMA copy is G); the SNGAN of "
             "Chen et al., NeurIPS 2021 (arXiv:2103.00397). Policy: DiffAugment default (arXiv:2006.10738)."),
     },
     "biggan-cifar": {
