@@ -55,8 +55,9 @@ class ToyGAN(keras.Model):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
+    def call(self, images, training=False):
+        # Keras may call the model on a data batch (images) to build it under a strategy.
+        return self.discriminator(images, training=training)
 
     def train_step(self, real):
         batch = tf.shape(real)[0]
