@@ -70,21 +70,10 @@ def resume_config(workdir, **overrides):
 
 
 def _check_data(config):
-    """Fails early when the dataset is neither a known name, a tfds name nor an existing folder."""
+    """Fails early when the dataset looks like a path (has a separator) but is not a folder."""
     dataset = config["dataset"]
-    if os.path.isdir(dataset) or dataset in config_lib.DATASET_SIZES:
-        return
-    if os.sep in dataset or dataset.startswith("."):
+    if not os.path.isdir(dataset) and (os.sep in dataset or dataset.startswith(".")):
         raise ValueError(f"Dataset folder {dataset!r} does not exist.")
-    import tensorflow_datasets as tfds
-
-    try:
-        tfds.builder_cls(dataset.split(":")[0].split("/")[0])
-    except Exception:
-        raise ValueError(
-            f"Unknown dataset {dataset!r}: not an image folder, not one of "
-            f"{sorted(config_lib.DATASET_SIZES)} and not a tfds dataset name."
-        ) from None
 
 
 def build_gan(config):
@@ -157,7 +146,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
     start = time.time()
     config = config_lib.validate_config(copy.deepcopy(config))
     _check_data(config)
-    state = None
+    state, path = None, None
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
         saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
@@ -167,26 +156,27 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
             raise ValueError(f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
                              f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config).")
         state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
-    else:
-        path = run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
-    run_dir_lib.write_json(os.path.join(path, run_dir_lib.CONFIG_FILE), config)
+    log_every = config["log_every"]
+    total_epochs = config["steps"] // log_every
+    start_step = state["step"] if state else 0
+    start_epoch = start_step // log_every
 
+    # Everything that can fail on the user's input happens before the run folder is created.
     strategy = execution.make_strategy(config["strategy"])
     chief = execution.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     if config["batch_size"] % replicas:
         raise ValueError(f"batch_size {config['batch_size']} must be divisible by the "
                          f"{replicas} replicas of strategy {config['strategy']!r}.")
-    log_every = config["log_every"]
-    total_epochs = config["steps"] // log_every
-    start_step = state["step"] if state else 0
-    start_epoch = start_step // log_every
     keras.utils.set_random_seed(config["seed"] + start_step)
     dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
-
+    reals = reference_images(config) if config["fid_samples"] else None
     with execution.dtype_policy(execution.precision_policy(config["mixed_precision"], config["strategy"])):
         with strategy.scope():
             gan = build_gan(config)
+        if path is None:
+            path = run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
+        run_dir_lib.write_json(os.path.join(path, run_dir_lib.CONFIG_FILE), config)
         ckpt_dir = os.path.join(path, "checkpoints")
         if state:
             state = checkpoint_lib.restore_checkpoint(
@@ -195,21 +185,20 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
                                      resume_step=start_step if resume else None)
         if resume and stream is not None:
             stream.write(f"Resuming {path} from step {start_step}.\n")
-        grids = callbacks_lib.SampleGrids(
-            os.path.join(path, "samples"), log_every, config["checkpoint_every"] // log_every,
-            num=config["grid_size"], seed=config["seed"] + 2_000_003, num_classes=config["num_classes"],
-            enabled=chief)
+        grids = callbacks_lib.StepSampleGrid(
+            os.path.join(path, "samples"), config["checkpoint_every"], num_samples=config["grid_size"],
+            seed=config["seed"] + 2_000_003, log_dir=os.path.join(path, "tensorboard") if chief else None)
         writer = callbacks_lib.MetricsWriter(
             log, log_every, config["steps"], curves_path=os.path.join(path, "curves.png"),
             curves_every_epochs=config["checkpoint_every"] // log_every,
             defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0}, stream=stream,
             enabled=chief)
-        callbacks = [grids, writer]
+        callbacks = [grids, writer] if chief else [writer]
         if config["fid_samples"]:
             import tf_diffaug as td
 
             callbacks.insert(0, td.metrics.FIDCallback(
-                reference_images(config), every_n_epochs=config["eval_every"] // log_every,
+                reals, every_n_epochs=config["eval_every"] // log_every,
                 num_samples=config["fid_samples"], batch_size=config["fid_batch_size"],
                 log_dir=os.path.join(path, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
                 stats_path=os.path.join(path, "fid_reference.npz")))
@@ -225,13 +214,14 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
         writer.draw()
     records = log.read()
     evaluated = [r for r in records if r.get("fid") is not None]
-    grid_files = sorted(os.listdir(grids.sample_dir)) if os.path.isdir(grids.sample_dir) else []
+    sample_dir = os.path.join(path, "samples")
+    grid_files = sorted(os.listdir(sample_dir)) if os.path.isdir(sample_dir) else []
     result = {
         "run_dir": path,
         "step": records[-1]["step"] if records else start_step,
         "fid": evaluated[-1]["fid"] if evaluated else None,
         "kid": evaluated[-1].get("kid") if evaluated else None,
-        "grid": os.path.join(grids.sample_dir, grid_files[-1]) if grid_files else None,
+        "grid": os.path.join(sample_dir, grid_files[-1]) if grid_files else None,
         "curves": os.path.join(path, "curves.png"),
         "metrics": log.path,
         "wall_time": time.time() - start,
