@@ -176,3 +176,28 @@ def test_bad_arguments_are_rejected_before_training(kwargs, match):
     gan = lottery_toy_gan.make_gan(seed=6)
     with pytest.raises(ValueError, match=match):
         find_ticket(gan, lottery_toy_gan.make_dataset(), **kwargs)
+
+
+def test_end_to_end_with_td_gan():
+    import tf_diffaug as td
+
+    generator, discriminator = lottery_toy_gan.make_networks(seed=7)
+    gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, ema_decay=0.9, seed=0)
+    gan.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.1), keras.optimizers.Adam(1e-2), loss="hinge")
+    init_g = _numpy(gan.generator)
+    ticket = td.lottery.find_ticket(
+        gan, lottery_toy_gan.make_dataset(seed=7), rounds=2, steps_per_round=2, prune_discriminator=True
+    )
+    _, total = ticket.generator_masks.counts()
+    assert ticket.generator_masks.sparsity == pytest.approx(1 - _alive(total, 0.2, 2) / total, rel=1e-12)
+    assert {"d_loss", "g_loss"} <= set(ticket.rounds[-1])
+    mask_by_index = dict(zip(_kernel_indices(gan.generator), ticket.generator_masks.masks))
+    for i, (now, start) in enumerate(zip(_numpy(gan.generator), init_g)):
+        np.testing.assert_array_equal(now, start * mask_by_index.get(i, 1.0))
+    td.lottery.train_ticket(gan, ticket, lottery_toy_gan.make_dataset(seed=8), steps=2)
+    for masks in (ticket.generator_masks, ticket.discriminator_masks, ticket.ema_masks):
+        assert masks.model in (gan.generator, gan.discriminator, gan.ema_generator)
+        for variable, mask in zip(masks.kernels, masks.masks):
+            assert np.all(keras.ops.convert_to_numpy(variable)[mask == 0] == 0.0)
+    samples = gan.generate(4, use_ema=True, seed=0)
+    assert np.all(np.isfinite(samples))
