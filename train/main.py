@@ -86,23 +86,13 @@ def config_from_flags(flag_values=FLAGS, environ=os.environ):
                 overrides["preset"] = flag_values.preset
             config = driver.resume_config(flag_values.workdir, **overrides)
         else:
-            config = config_lib.resolve_config(flag_values.preset, network_presets=_network_presets(),
-                                               **overrides)
+            config = config_lib.resolve_config(flag_values.preset, **overrides)
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     if config["strategy"] == "multiworker" and "TF_CONFIG" not in environ:
         raise app.UsageError("--strategy=multiworker needs the TF_CONFIG environment variable "
                              "(cluster and task of this worker); it is not set.")
     return config
-
-
-def _network_presets():
-    """`td.networks.PRESETS` when the networks package provides it, else {}."""
-    try:
-        from tf_diffaug import networks
-    except ImportError:
-        return {}
-    return getattr(networks, "PRESETS", {}) or {}
 
 
 def main(argv):

@@ -19,9 +19,17 @@ from tf_diffaug.experiment import run_dir
 
 
 @pytest.mark.parametrize("name", sorted(presets_lib.PRESETS))
-def test_every_preset_resolves_to_defaults_plus_its_values(name):
+def test_every_preset_resolves_to_defaults_plus_network_preset_plus_its_values(name):
+    from tf_diffaug import networks
+
     config = experiment.resolve_config(name)
-    expected = dict(presets_lib.DEFAULTS, **presets_lib.PRESETS[name], preset=name)
+    preset = presets_lib.PRESETS[name]
+    network = networks.PRESETS[preset["network_preset"]]
+    expected = dict(presets_lib.DEFAULTS)
+    expected.update({k: v for k, v in network.items() if k in expected and k != "source"})
+    expected["network_kwargs"] = {k: v for k, v in network["network_kwargs"].items() if k != "latent_dim"}
+    expected["latent_dim"] = network["network_kwargs"].get("latent_dim", expected["latent_dim"])
+    expected.update(preset, preset=name)
     assert config == expected
     assert set(config) == set(presets_lib.DEFAULTS)
     assert config["source"], f"preset {name} must cite its source"
@@ -31,6 +39,7 @@ def test_paper_settings_of_the_presets():
     # Values stated by the issue / the papers' launch scripts, written out independently.
     lowshot = experiment.resolve_config("stylegan2-lowshot-256")
     assert (lowshot["batch_size"], lowshot["r1_gamma"], lowshot["resolution"]) == (16, 10.0, 256)
+    assert (lowshot["latent_dim"], lowshot["beta_1"], lowshot["beta_2"], lowshot["g_lr"]) == (512, 0.0, 0.99, 0.002)
     assert lowshot["steps"] * lowshot["batch_size"] == 300_000  # 300 kimg
     for suffix, fraction in (("", 1.0), ("-20pct", 0.2), ("-10pct", 0.1)):
         config = experiment.resolve_config("biggan-cifar10" + suffix)
@@ -44,17 +53,20 @@ def test_overrides_win_and_none_falls_through():
     config = experiment.resolve_config("fewshot-cpu", steps=200, log_every=20, eval_every=100,
                                        checkpoint_every=40, lr=1e-3, policy="translation",
                                        batch_size=None, seed=7)
-    preset = presets_lib.PRESETS["fewshot-cpu"]
     assert (config["steps"], config["g_lr"], config["d_lr"], config["policy"], config["seed"]) == \
         (200, 1e-3, 1e-3, "translation", 7)
-    assert config["batch_size"] == preset["batch_size"]
+    assert config["batch_size"] == experiment.resolve_config("fewshot-cpu")["batch_size"] == 32
 
 
-def test_network_preset_kwargs_are_the_base_of_network_kwargs():
-    table = {"dcgan-cpu": {"network_kwargs": {"width": 16, "latent_dim": 64}}}
-    config = experiment.resolve_config("fewshot-cpu", network_presets=table,
-                                       network_kwargs={"width": 8})
-    assert config["network_kwargs"] == {"width": 8, "latent_dim": 64}
+def test_network_preset_values_are_the_base_and_latent_dim_moves_out_of_kwargs():
+    table = {"dcgan-cpu": {"network_kwargs": {"width": 16, "label_dim": 4, "latent_dim": 64}, "d_steps": 3,
+                           "loss": "hinge", "source": "x", "not_a_key": 1}}
+    config = experiment.resolve_config("fewshot-cpu", network_presets=table, network_kwargs={"width": 8})
+    assert config["network_kwargs"] == {"width": 8, "label_dim": 4}
+    assert (config["latent_dim"], config["d_steps"], config["loss"]) == (64, 3, "hinge")
+    assert config["source"] == presets_lib.PRESETS["fewshot-cpu"]["source"]
+    config = experiment.resolve_config("fewshot-cpu", network_presets=table, network_kwargs={"latent_dim": 32})
+    assert config["latent_dim"] == 32 and "latent_dim" not in config["network_kwargs"]
 
 
 @pytest.mark.parametrize("overrides, message", [

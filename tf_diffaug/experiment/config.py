@@ -5,7 +5,7 @@ overrides into one flat dict (the `config.json` of a run); `validate_config` che
 every combination that cannot work (an unknown loss, a resolution the network does not build,
 `adaptive=True` with `augment_mode="none"`, a batch larger than the dataset, a schedule whose
 intervals do not divide...) and raises one `ValueError` naming the bad value and what is accepted.
-Nothing here imports TensorFlow or touches data, so a `--dry_run` is instant.
+Nothing here touches data or builds a model, so a `--dry_run` only costs the imports.
 
 Example:
     >>> config = resolve_config("fewshot-cpu", steps=100, log_every=10, eval_every=50,
@@ -51,12 +51,13 @@ RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid
 
 
 def resolve_config(preset=presets_lib.DEFAULT_PRESET, network_presets=None, **overrides):
-    """Merges defaults, a preset and overrides into one validated configuration dict.
+    """Merges defaults, a network preset, a preset and overrides into one validated config dict.
 
     Args:
         preset: name of a preset in `td.experiment.PRESETS`.
-        network_presets: optional dict like `td.networks.PRESETS`; when it holds the preset's
-            `network_preset`, its `network_kwargs` are the base of the config's `network_kwargs`.
+        network_presets: dict like `td.networks.PRESETS` (default: that one). The entry named by
+            the preset's `network_preset` supplies the architecture and training values (every key
+            of it that `DEFAULTS` has; `latent_dim` is taken out of its `network_kwargs`).
         **overrides: any key of `DEFAULTS`; `None` values are ignored (so absl flags left unset
             fall through to the preset). `lr` sets both `g_lr` and `d_lr`.
 
@@ -66,16 +67,27 @@ def resolve_config(preset=presets_lib.DEFAULT_PRESET, network_presets=None, **ov
     Raises:
         ValueError: for an unknown preset or key, or any value `validate_config` rejects.
     """
-    config = copy.deepcopy(presets_lib.DEFAULTS)
     values = presets_lib.get_preset(preset)
-    network_preset = (network_presets or {}).get(values.get("network_preset"))
-    if network_preset:
-        config["network_kwargs"] = dict(network_preset.get("network_kwargs") or {})
+    if network_presets is None:
+        from tf_diffaug.networks import PRESETS as network_presets
+    config = copy.deepcopy(presets_lib.DEFAULTS)
+    config.update(network_values(network_presets.get(values.get("network_preset")) or {}))
     config.update(values)
     config["preset"] = preset
     apply_overrides(config, overrides)
     validate_config(config)
     return config
+
+
+def network_values(network_preset):
+    """The configuration values of a `td.networks.PRESETS` entry (keys of `DEFAULTS` only)."""
+    values = {k: copy.deepcopy(v) for k, v in network_preset.items() if k in presets_lib.DEFAULTS and k != "source"}
+    kwargs = dict(values.get("network_kwargs") or {})
+    if "latent_dim" in kwargs:
+        values["latent_dim"] = kwargs.pop("latent_dim")
+    if "network_kwargs" in values:
+        values["network_kwargs"] = kwargs
+    return values
 
 
 def apply_overrides(config, overrides):
@@ -91,7 +103,10 @@ def apply_overrides(config, overrides):
             f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}."
         )
     if "network_kwargs" in overrides:
-        config["network_kwargs"] = dict(config.get("network_kwargs") or {}, **overrides.pop("network_kwargs"))
+        kwargs = dict(overrides.pop("network_kwargs"))
+        if "latent_dim" in kwargs:  # one place for it: the config's own key
+            overrides.setdefault("latent_dim", kwargs.pop("latent_dim"))
+        config["network_kwargs"] = dict(config.get("network_kwargs") or {}, **kwargs)
     config.update(overrides)
     return config
 
