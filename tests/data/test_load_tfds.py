@@ -128,3 +128,40 @@ def test_fashion_mnist_uses_the_debian_files_when_tfds_has_no_copy(tmp_path, no_
     images = data.load_array("fashion_mnist", split="test[:3]", resolution=28, data_dir=str(tmp_path))
     np.testing.assert_array_equal(images[..., 0], data.read_idx(
         f"{data.FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz")[:3])
+
+
+class FashionMnistHead(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A prepared tfds "fashion_mnist" copy holding only the first 300 test images (from Debian's files)."""
+
+    name = "fashion_mnist"
+    VERSION = tfds.builder_cls("fashion_mnist").VERSION
+
+    def _info(self):
+        return self.dataset_info_from_configs(
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(28, 28, 1)),
+                "label": tfds.features.ClassLabel(num_classes=10),
+            }),
+            supervised_keys=("image", "label"),
+            disable_shuffling=True,
+        )
+
+    def _split_generators(self, dl_manager):
+        return {"test": self._generate_examples()}
+
+    def _generate_examples(self):
+        images = data.read_idx(f"{data.FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz")[:300, :, :, None]
+        labels = data.read_idx(f"{data.FASHION_MNIST_DIR}/t10k-labels-idx1-ubyte.gz")[:300]
+        for index in range(300):
+            yield index, {"image": images[index], "label": int(labels[index])}
+
+
+def test_fashion_mnist_prefers_a_prepared_tfds_copy(tmp_path):
+    FashionMnistHead(data_dir=str(tmp_path)).download_and_prepare()
+    images, labels = data.load_array("fashion-mnist", split="test[:10%]", resolution=28, with_labels=True,
+                                     data_dir=str(tmp_path))
+    assert len(images) == 30  # 10% of the tfds copy's 300 test images, not of Debian's 10,000
+    debian_images, debian_labels = data.load_array("fashion-mnist", split="test[:30]", resolution=28,
+                                                   with_labels=True)
+    np.testing.assert_array_equal(images, debian_images)
+    np.testing.assert_array_equal(labels, debian_labels)
