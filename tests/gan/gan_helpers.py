@@ -51,7 +51,7 @@ class Gated(keras.layers.Layer):
 
 def linear_discriminator(shape, w, b=0.0, num_classes=None):
     """`D(x) = w . flatten(x) + b` (plus a per-class bias when conditional: `[images, labels]`)."""
-    w = np.asarray(w, np.float32).reshape(-1, 1)
+    w = np.array(w, np.float32).reshape(-1, 1)  # a copy: TF may alias NumPy memory
     images = keras.Input(shape)
     flat = keras.layers.Flatten()(images)
     logits = keras.layers.Dense(

@@ -221,9 +221,11 @@ class GAN(GANTrainStep, keras.Model):
                 raise ValueError(f"ada_interval must be an int >= 1. Received ada_interval={ada_interval!r}.")
             if float(ada_kimg) <= 0:
                 raise ValueError(f"ada_kimg must be > 0. Received ada_kimg={ada_kimg!r}.")
-            if not augments_reals:
-                raise ValueError(f"ada_target needs augment_mode applying T to reals. Received {self.augment_mode!r}.")
             adaptive.probability_variable(self.augment)  # raises if the layer has no `p`
+            if not augments_reals:
+                raise ValueError(
+                    f"ada_target needs an augment_mode that augments reals. Received augment_mode={self.augment_mode!r}."
+                )
             adaptive_p = True
 
         super().compile(optimizer=None, **kwargs)
