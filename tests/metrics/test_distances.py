@@ -38,6 +38,7 @@ def test_fid_equals_direct_formula_on_gaussian_features():
     expected = _fid_direct(a, b)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9)
     assert frechet_distance(a, b, method="eigh") == pytest.approx(expected, rel=1e-7)
+    assert frechet_distance(a, b, method="gram") == pytest.approx(expected, rel=1e-7)
     stats_a, stats_b = FeatureStatistics.from_features(a), FeatureStatistics.from_features(b)
     assert frechet_distance(stats_a, (stats_b.mu, stats_b.sigma)) == pytest.approx(expected, rel=1e-9)
 
@@ -59,6 +60,8 @@ def test_fid_with_fewer_samples_than_dimensions_matches_low_rank_closed_form():
     expected = _fid_low_rank(a, b)
     assert frechet_distance(a, b, method="eigh") == pytest.approx(expected, rel=1e-6)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-4)
+    # The "gram" method is this closed form; check it against the sqrtm reference, not itself.
+    assert frechet_distance(a, b, method="gram") == pytest.approx(frechet_distance(a, b), rel=1e-4)
 
 
 def test_kid_equals_brute_force_unbiased_mmd():

