@@ -43,7 +43,7 @@ def load_emoji_faces() -> tuple[np.ndarray, np.ndarray]:
 
     Example:
         >>> images, names = load_emoji_faces()
-        >>> images.shape, names[0]
+        >>> images.shape, str(names[0])
         ((112, 128, 128, 3), '1f479')
     """
     asset = importlib.resources.files("tf_diffaug.data") / "assets" / _EMOJI_ASSET

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import sys
 import warnings
 
 import numpy as np
@@ -100,7 +101,7 @@ def read_folder(root, resolution: int, channels=None, with_labels: bool = False)
             f"Skipped {len(skipped)} file(s) in image folder {str(root)!r} that are not readable "
             f"images ({', '.join(IMAGE_EXTENSIONS)}): " + "; ".join(skipped),
             UserWarning,
-            stacklevel=3,
+            stacklevel=_stacklevel_outside_package(),
         )
     if not images:
         raise ValueError(
@@ -122,6 +123,15 @@ def read_folder(root, resolution: int, channels=None, with_labels: bool = False)
         class_names = sorted(set(tops))
         labels = np.array([class_names.index(top) for top in tops], np.int64)
     return resized, labels, class_names
+
+
+def _stacklevel_outside_package() -> int:
+    """The warnings stacklevel of the first caller outside tf_diffaug/data (the user's line)."""
+    package_dir = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package_dir:
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def open_folder(root, split, resolution: int, channels=None, with_labels: bool = False) -> Source:

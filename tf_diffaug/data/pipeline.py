@@ -75,7 +75,8 @@ def _check_arguments(split, resolution, channels, batch_size, repeat=False):
     check_split(split)
     transforms.check_resolution(resolution)
     transforms.check_channels(channels)
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+    bad_batch = isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+    if batch_size is not None and bad_batch:
         raise ValueError(f"Bad batch_size {batch_size!r}: expected None (unbatched) or a positive integer.")
     if not isinstance(repeat, (bool, int)) or (not isinstance(repeat, bool) and repeat < 1):
         raise ValueError(f"Bad repeat {repeat!r}: expected False, True (forever) or a positive count.")

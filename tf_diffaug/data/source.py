@@ -35,7 +35,6 @@ class Source:
         dataset: ``tf.data.Dataset`` of ``(image uint8 [H, W, C], label int64 [])``; the label is
             -1 when the source has none.
         num_examples: number of elements of `dataset`.
-        channels: native channel count (1, 3 or 4), or None when unknown.
         has_labels: whether the labels are real class labels.
         uniform_size: whether all images have the same size (then preprocessing may run batched).
     """
@@ -43,7 +42,6 @@ class Source:
     name: str
     dataset: tf.data.Dataset
     num_examples: int
-    channels: int | None
     has_labels: bool
     uniform_size: bool
 
@@ -54,7 +52,7 @@ class Source:
         if labels is None:
             labels = np.full([len(images)], -1, np.int64)
         dataset = tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int64)))
-        return cls(name, dataset, len(images), images.shape[-1], has_labels, uniform_size=True)
+        return cls(name, dataset, len(images), has_labels, uniform_size=True)
 
 
 def check_split(split):

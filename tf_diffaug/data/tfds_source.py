@@ -81,7 +81,8 @@ def _image_and_label_keys(name: str, info) -> tuple[str, str | None]:
             f"The tfds dataset {name!r} has no image feature (features: {list(info.features)}); "
             "td.data.load needs images."
         )
-    label_keys = [key for key, feature in info.features.items() if isinstance(feature, tfds.features.ClassLabel)]
+    label_keys = [key for key, feature in info.features.items()
+                  if isinstance(feature, tfds.features.ClassLabel)]
     return image_keys[0], (label_keys[0] if label_keys else None)
 
 
@@ -124,16 +125,15 @@ def open_tfds(name: str, split, data_dir=None, download: bool = False, builder=N
         for part in absolute
     )
     image_key, label_key = _image_and_label_keys(name, info)
-    image_feature = info.features[image_key]
-    shape = image_feature.shape
-    channels = shape[-1] if shape and shape[-1] is not None else None
+    shape = info.features[image_key].shape
 
     def pick(example):
         image = tf.cast(example[image_key], tf.uint8)
         label = tf.cast(example[label_key], tf.int64) if label_key else tf.constant(-1, tf.int64)
         return image, label
 
-    dataset = builder.as_dataset(split=split, shuffle_files=False).map(pick, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = builder.as_dataset(split=split, shuffle_files=False)
+    dataset = dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE)
     uniform = shape is not None and None not in tuple(shape)
-    return Source(name, dataset, int(num_examples), channels, label_key is not None, bool(uniform))
+    return Source(name, dataset, int(num_examples), label_key is not None, bool(uniform))
 
