@@ -159,3 +159,19 @@ def test_batching_drop_remainder_and_repeat():
 def test_bad_arguments_raise_one_clear_error(kwargs, error, message):
     with pytest.raises(error, match=message):
         data.load(**kwargs)
+
+
+def test_missing_fashion_mnist_files_name_the_debian_package(tmp_path):
+    from tf_diffaug.data import builtin
+
+    assert builtin.has_fashion_mnist_files() and not builtin.has_fashion_mnist_files(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"t10k-images-idx3-ubyte.gz.*apt-get install dataset-fashion-mnist"):
+        builtin.open_fashion_mnist("test", directory=str(tmp_path))
+
+
+def test_read_idx_rejects_non_idx_files(tmp_path):
+    path = tmp_path / "fake-ubyte.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(b"\x00\x00\x0d\x01" + bytes(8))  # float32 IDX: not unsigned bytes
+    with pytest.raises(ValueError, match="not an IDX file of unsigned bytes"):
+        data.read_idx(str(path))

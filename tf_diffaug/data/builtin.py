@@ -84,6 +84,12 @@ def _idx_length(path: str) -> int:
     return int(np.frombuffer(header, ">i4", count=1, offset=4)[0])
 
 
+def has_fashion_mnist_files(directory: str = FASHION_MNIST_DIR) -> bool:
+    """Whether the four Fashion-MNIST IDX files are in `directory` (Debian's package installed)."""
+    names = [name for pair in FASHION_MNIST_FILES.values() for name in pair]
+    return all(os.path.isfile(os.path.join(directory, name)) for name in names)
+
+
 def fashion_mnist_paths(directory: str = FASHION_MNIST_DIR) -> dict[str, tuple[str, str]]:
     """Returns ``{split: (images_path, labels_path)}``, or raises naming the missing files."""
     paths = {

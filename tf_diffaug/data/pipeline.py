@@ -4,7 +4,8 @@ A source is named by one string (or path):
 
 - ``"emoji-faces"``: the embedded 112-image few-shot set (RGB, no labels; ``builtin.py``);
 - ``"fashion-mnist"``: Fashion-MNIST (grey, 10 labels), from a prepared tfds ``fashion_mnist`` copy
-  when there is one, else from Debian's ``dataset-fashion-mnist`` files;
+  when there is one, else from Debian's ``dataset-fashion-mnist`` files (else, with
+  ``download=True``, from a tfds download);
 - an existing folder of images (``folder.py``); a path-like string (``/``, ``.``, ``~`` first) that
   is not a folder is an error;
 - any other string is a tfds name (``"cifar10"``, ``"mnist:3.*.*"``), opened only when prepared in
@@ -47,8 +48,9 @@ def open_source(name_or_path, split="train", resolution=64, channels=None, with_
         return builtin.open_emoji_faces(split)
     if not isinstance(name_or_path, os.PathLike) and key == builtin.FASHION_MNIST:
         tfds_builder = tfds_source.find_builder("fashion_mnist", data_dir)
-        if tfds_builder is not None and tfds_source.is_prepared(tfds_builder):
-            return tfds_source.open_tfds("fashion_mnist", split, builder=tfds_builder)
+        prepared = tfds_builder is not None and tfds_source.is_prepared(tfds_builder)
+        if prepared or (download and not builtin.has_fashion_mnist_files()):
+            return tfds_source.open_tfds("fashion_mnist", split, download=download, builder=tfds_builder)
         return builtin.open_fashion_mnist(split)
     if os.path.isdir(os.path.expanduser(name)):
         return folder.open_folder(os.path.expanduser(name), split, resolution, channels, with_labels)
