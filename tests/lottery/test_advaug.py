@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from tf_diffaug.lottery import adversarial_features
+from tf_diffaug.lottery import bind_tail
 from tf_diffaug.lottery import advaug_loss
 from tf_diffaug.lottery import mean_logit
 from tf_diffaug.lottery import split_model
@@ -130,3 +131,32 @@ def test_split_single_input_and_xla_compilation():
     np.testing.assert_array_equal(tail(head(f)).numpy(), head_model(f).numpy())
     compiled = tf.function(lambda t: adversarial_features(head_model, t, GAMMA, objective=mean_logit), jit_compile=True)
     np.testing.assert_allclose(compiled(f).numpy(), adversarial_features(head_model, f, GAMMA).numpy(), atol=1e-6)
+
+
+def test_contract_layers_of_a_conditional_network_split_and_perturb():
+    import tf_diffaug as td
+
+    keras.utils.set_random_seed(11)
+    generator, discriminator = td.networks.get("sngan", resolution=32, channels=3, num_classes=10)
+    z = tf.random.normal((2, generator.inputs[0].shape[-1]), seed=12)
+    labels = tf.constant([3, 7])
+    g_head, g_tail = split_model(generator, "g_block1")
+    d_head, d_tail = split_model(discriminator, "d_features")
+    images = generator([z, labels])
+    g_tail_fn = bind_tail(generator, g_tail, [z, labels])
+    d_tail_fn = bind_tail(discriminator, d_tail, [images, labels])
+    np.testing.assert_allclose(g_tail_fn(g_head([z, labels])).numpy(), images.numpy(), atol=1e-6)
+    features = d_head([images, labels])
+    np.testing.assert_allclose(
+        d_tail_fn(features).numpy(), discriminator([images, labels]).numpy(), rtol=1e-5, atol=1e-6
+    )
+
+    def g_step_tail(f):  # rest of G, then D: what the G-step perturbation attacks
+        return discriminator([g_tail_fn(f), labels])
+
+    h = g_head([z, labels])
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        objective = tf.reduce_mean(g_step_tail(h))
+    expected = h + GAMMA * tf.sign(tape.gradient(objective, h))
+    np.testing.assert_array_equal(adversarial_features(g_step_tail, h, GAMMA).numpy(), expected.numpy())

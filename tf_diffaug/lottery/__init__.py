@@ -6,10 +6,11 @@
 - ``global_magnitude_masks``: one round of global unstructured magnitude pruning.
 - ``TrainingSnapshot`` / ``reset_optimizer``: rewinding to initialization or an early step.
 - ``find_ticket`` / ``train_ticket``: iterative magnitude pruning of a compiled ``td.GAN``.
-- ``split_model`` / ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
+- ``split_model`` / ``bind_tail`` / ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
 """
 
 from tf_diffaug.lottery.advaug import adversarial_features
+from tf_diffaug.lottery.advaug import bind_tail
 from tf_diffaug.lottery.advaug import advaug_loss
 from tf_diffaug.lottery.advaug import mean_logit
 from tf_diffaug.lottery.advaug import split_model
@@ -32,6 +33,7 @@ __all__ = [
     "Ticket",
     "TrainingSnapshot",
     "adversarial_features",
+    "bind_tail",
     "advaug_loss",
     "expected_sparsity",
     "find_ticket",

@@ -95,6 +95,45 @@ def split_model(model, layer_name):
     return head, tail
 
 
+def bind_tail(model, tail, inputs, **call_kwargs):
+    """A one-argument ``tail_fn(f)`` for a tail from ``split_model`` that needs other inputs too.
+
+    Picks, from the values ``inputs`` of the full model's inputs (a tensor, or a list in
+    ``model.inputs`` order, e.g. ``[z, labels]``), those the tail takes besides the features
+    (matched by input name) and returns ``lambda f: tail([f, *those], **call_kwargs)``; for a
+    tail of the features alone it returns ``lambda f: tail(f, **call_kwargs)``.
+
+    Args:
+        model: the model ``tail`` was split from.
+        tail: the second model returned by ``split_model(model, ...)``.
+        inputs: the values given to the full model (tensor or list).
+        **call_kwargs: passed to every tail call, e.g. ``training=True``.
+
+    Returns:
+        A callable ``tail_fn(features)``.
+
+    Example:
+        >>> z, labels = keras.Input((4,), name="z"), keras.Input((), dtype="int32", name="labels")
+        >>> f = keras.layers.Dense(3, name="g_block1")(z)
+        >>> out = keras.layers.Add()([f, keras.layers.Embedding(2, 3)(labels)])
+        >>> model = keras.Model([z, labels], out)
+        >>> head, tail = split_model(model, "g_block1")
+        >>> tail_fn = bind_tail(model, tail, [tf.ones((1, 4)), tf.constant([1])])
+        >>> tuple(tail_fn(tf.zeros((1, 3))).shape)
+        (1, 3)
+    """
+    tail_inputs = tail.inputs if isinstance(tail.inputs, (list, tuple)) else [tail.inputs]
+    if len(tail_inputs) == 1:
+        return lambda features: tail(features, **call_kwargs)
+    values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    names = [t.name for t in model.inputs]
+    if len(values) != len(names):
+        raise ValueError(f"Model {model.name!r} takes inputs {names}; got {len(values)} values.")
+    by_name = dict(zip(names, values))
+    extra = [by_name[t.name] for t in tail_inputs[1:]]
+    return lambda features: tail([features] + extra, **call_kwargs)
+
+
 def adversarial_features(tail_fn, features, gamma, objective=mean_logit):
     """One signed-gradient ascent step on intermediate features: ``f + gamma * sign(grad)``.
 
