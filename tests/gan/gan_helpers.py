@@ -93,9 +93,16 @@ def small_networks(seed=0, latent_dim=4, shape=(4, 4, 1), hidden=8):
 
 
 def all_state(gan):
-    """Every variable of the GAN and its optimizers, by path, as NumPy arrays."""
+    """Every variable of the GAN and its optimizers as NumPy arrays, keyed by position and kind.
+
+    Keys do not contain layer names (Keras numbers those per process), e.g. `model/07/kernel`,
+    `d_opt/00/iteration`, `g_opt/03/slot`.
+    """
     state = {}
     for prefix, obj in (("model", gan), ("g_opt", gan.g_optimizer), ("d_opt", gan.d_optimizer)):
         for index, variable in enumerate(obj.variables):
-            state[f"{prefix}/{index}/{variable.path}"] = keras.ops.convert_to_numpy(variable)
+            kind = variable.name
+            if prefix != "model" and kind not in ("iteration", "learning_rate"):
+                kind = "slot"
+            state[f"{prefix}/{index:02d}/{kind}"] = keras.ops.convert_to_numpy(variable)
     return state

@@ -328,6 +328,40 @@ class GAN(GANTrainStep, keras.Model):
         return np.concatenate(chunks, axis=0)
 
     # ------------------------------------------------------------------------------ serialization
+    def _random_states(self):
+        """The state variables of every `keras.random.SeedGenerator` in the model, in a fixed order."""
+        states, seen = [], set()
+        for layer in [self] + list(self._flatten_layers(include_self=False)):
+            for generator in getattr(layer, "_seed_generators", []):
+                if id(generator) not in seen:
+                    seen.add(id(generator))
+                    states.append(generator.state)
+        return states
+
+    def save_own_variables(self, store):
+        """Saves the model's own weights plus the random state of every seed generator inside it.
+
+        Keras does not save `SeedGenerator` states; saving them here makes a run resumed with
+        `BackupAndRestore` draw the same latents and augmentations as an uninterrupted one.
+        """
+        super().save_own_variables(store)
+        for index, state in enumerate(self._random_states()):
+            store[f"random_state_{index}"] = state
+
+    def load_own_variables(self, store):
+        own = self._trainable_variables + self._non_trainable_variables
+        random_keys = [key for key in store.keys() if str(key).startswith("random_state_")]
+        states = self._random_states()
+        if len(store.keys()) - len(random_keys) != len(own) or len(random_keys) not in (0, len(states)):
+            raise ValueError(
+                f"GAN {self.name!r} expects {len(own)} weights and {len(states)} random states; the file has "
+                f"{len(store.keys()) - len(random_keys)} and {len(random_keys)}."
+            )
+        for index, variable in enumerate(own):
+            variable.assign(store[f"{index}"])
+        for index in range(len(random_keys)):
+            states[index].assign(store[f"random_state_{index}"])
+
     def get_config(self):
         return {
             "name": self.name,
