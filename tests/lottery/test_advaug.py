@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_diffaug.lottery import FeatureAdvAug
 from tf_diffaug.lottery import adversarial_features
 from tf_diffaug.lottery import bind_tail
 from tf_diffaug.lottery import advaug_loss
@@ -160,3 +161,44 @@ def test_contract_layers_of_a_conditional_network_split_and_perturb():
         objective = tf.reduce_mean(g_step_tail(h))
     expected = h + GAMMA * tf.sign(tape.gradient(objective, h))
     np.testing.assert_array_equal(adversarial_features(g_step_tail, h, GAMMA).numpy(), expected.numpy())
+
+
+def test_feature_advaug_matches_manual_composition():
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import lottery_toy_gan
+
+    generator, discriminator = lottery_toy_gan.make_networks(seed=13)
+    advaug = FeatureAdvAug(generator, discriminator, gamma=GAMMA)
+    z = tf.random.normal((3, lottery_toy_gan.LATENT), seed=14)
+    images = generator(z)
+
+    clean, perturbed = advaug.discriminator_logits(images, training=False)
+    np.testing.assert_allclose(clean.numpy(), discriminator(images).numpy(), rtol=1e-6, atol=1e-7)
+    features = advaug.d_head(images)
+    with tf.GradientTape() as tape:
+        tape.watch(features)
+        objective = tf.reduce_mean(advaug.d_tail(features))
+    manual = advaug.d_tail(features + GAMMA * tf.sign(tape.gradient(objective, features)))
+    np.testing.assert_array_equal(perturbed.numpy(), manual.numpy())
+
+    def d_fn(x):
+        return discriminator(x, training=False)
+
+    clean_images, adv_images = advaug.generator_images(z, d_fn, training=False)
+    np.testing.assert_allclose(clean_images.numpy(), images.numpy(), atol=1e-6)
+    h = advaug.g_head(z)
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        objective = tf.reduce_mean(d_fn(advaug.g_tail(h)))
+    manual_images = advaug.g_tail(h + GAMMA * tf.sign(tape.gradient(objective, h)))
+    np.testing.assert_array_equal(adv_images.numpy(), manual_images.numpy())
+    assert float(tf.reduce_mean(d_fn(adv_images))) > float(tf.reduce_mean(d_fn(clean_images)))
+
+    off = FeatureAdvAug(generator, discriminator, gamma=0)
+    a, b = off.discriminator_logits(images, training=False)
+    assert a is b and np.array_equal(a.numpy(), clean.numpy())
+    with pytest.raises(ValueError, match="gamma"):
+        FeatureAdvAug(generator, discriminator, gamma=-0.1)

@@ -6,9 +6,11 @@
 - ``global_magnitude_masks``: one round of global unstructured magnitude pruning.
 - ``TrainingSnapshot`` / ``reset_optimizer``: rewinding to initialization or an early step.
 - ``find_ticket`` / ``train_ticket``: iterative magnitude pruning of a compiled ``td.GAN``.
-- ``split_model`` / ``bind_tail`` / ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
+- ``FeatureAdvAug`` (for a GAN train step), ``split_model`` / ``bind_tail`` /
+  ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
 """
 
+from tf_diffaug.lottery.advaug import FeatureAdvAug
 from tf_diffaug.lottery.advaug import adversarial_features
 from tf_diffaug.lottery.advaug import bind_tail
 from tf_diffaug.lottery.advaug import advaug_loss
@@ -28,6 +30,7 @@ from tf_diffaug.lottery.ticket import find_ticket
 from tf_diffaug.lottery.ticket import train_ticket
 
 __all__ = [
+    "FeatureAdvAug",
     "MaskConstraint",
     "PruningMasks",
     "Ticket",

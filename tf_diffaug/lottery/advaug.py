@@ -201,3 +201,74 @@ def advaug_loss(loss_fn, tail_fn, features, gamma, objective=mean_logit):
     perturbed_features = adversarial_features(tail_fn, features, gamma, objective=objective)
     perturbed = loss_fn(tail_fn(perturbed_features))
     return (clean + perturbed) / 2.0, clean, perturbed
+
+
+class FeatureAdvAug:
+    """AdvAug for a GAN's train step: splits G at ``g_layer`` and D at ``d_layer`` once.
+
+    ``discriminator_logits`` returns D's clean logits and its logits at the perturbed penultimate
+    features; ``generator_images`` returns G's clean images and the images generated from the
+    perturbed first-block features (the step ascending ``objective(d_fn(G_tail(f)))``). The
+    train step averages its losses over the two, e.g. ``d_loss = (L_D(real, fake) +
+    L_D(real_adv, fake_adv)) / 2`` and ``g_loss = (L_G(d_fn(x)) + L_G(d_fn(x_adv))) / 2``.
+
+    Args:
+        generator: functional generator with a layer ``g_layer`` (inputs ``z`` or ``[z, labels]``).
+        discriminator: functional discriminator with a layer ``d_layer`` (inputs ``images`` or
+            ``[images, labels]``).
+        gamma: the step size (0.01 in Chen et al.); 0 makes both methods return the clean
+            tensors twice without the extra passes.
+        g_layer: name of G's split layer (default ``"g_block1"``, the networks contract).
+        d_layer: name of D's split layer (default ``"d_features"``).
+        objective: the ascended objective of the logits (default ``mean_logit``, the official
+            convention).
+
+    Example:
+        >>> z = keras.Input((4,), name="z")
+        >>> g = keras.Model(z, keras.layers.Dense(6)(keras.layers.Dense(5, name="g_block1")(z)))
+        >>> x = keras.Input((6,), name="images")
+        >>> d = keras.Model(x, keras.layers.Dense(1)(keras.layers.Dense(3, name="d_features")(x)))
+        >>> advaug = FeatureAdvAug(g, d, gamma=0.01)
+        >>> clean, adv = advaug.discriminator_logits(tf.ones((2, 6)))
+        >>> bool(tf.reduce_all(adv > clean))
+        True
+    """
+
+    def __init__(self, generator, discriminator, gamma, g_layer="g_block1", d_layer="d_features", objective=mean_logit):
+        if not isinstance(gamma, (int, float)) or gamma < 0:
+            raise ValueError(f"AdvAug gamma must be a number >= 0. Received: gamma={gamma!r}")
+        self.gamma = float(gamma)
+        self.objective = objective
+        self.generator, self.discriminator = generator, discriminator
+        self.g_head, self.g_tail = split_model(generator, g_layer)
+        self.d_head, self.d_tail = split_model(discriminator, d_layer)
+
+    def discriminator_logits(self, images, labels=None, training=True):
+        """``(clean_logits, perturbed_logits)`` of D on (already augmented) images."""
+        inputs = images if labels is None else [images, labels]
+        features = self.d_head(inputs, training=training)
+        tail_fn = bind_tail(self.discriminator, self.d_tail, inputs, training=training)
+        clean = tail_fn(features)
+        if self.gamma == 0:
+            return clean, clean
+        perturbed = adversarial_features(tail_fn, features, self.gamma, objective=self.objective)
+        return clean, tail_fn(perturbed)
+
+    def generator_images(self, z, d_fn, labels=None, training=True):
+        """``(clean_images, perturbed_images)`` from G, perturbing its first-block features.
+
+        Args:
+            z: latent batch.
+            d_fn: callable(images) -> D's logits as the G step sees them, e.g.
+                ``lambda x: D([T(x), labels], training=True)``; used for the direction only.
+            labels: int labels for a conditional G, else None.
+            training: passed to G's calls.
+        """
+        inputs = z if labels is None else [z, labels]
+        features = self.g_head(inputs, training=training)
+        tail_fn = bind_tail(self.generator, self.g_tail, inputs, training=training)
+        clean = tail_fn(features)
+        if self.gamma == 0:
+            return clean, clean
+        perturbed = adversarial_features(lambda f: d_fn(tail_fn(f)), features, self.gamma, objective=self.objective)
+        return clean, tail_fn(perturbed)
