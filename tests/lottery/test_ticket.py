@@ -201,3 +201,22 @@ def test_end_to_end_with_td_gan():
             assert np.all(keras.ops.convert_to_numpy(variable)[mask == 0] == 0.0)
     samples = gan.generate(4, use_ema=True, seed=0)
     assert np.all(np.isfinite(samples))
+
+
+def test_reset_optimizer_to_zero_state_or_snapshot():
+    from tf_diffaug.lottery import reset_optimizer
+    from tf_diffaug.lottery.rewind import optimizer_state
+
+    variable = keras.Variable(np.array([1.0, -2.0], "float32"))
+    optimizer = keras.optimizers.Adam(0.1)
+    optimizer.apply([keras.ops.convert_to_tensor([0.5, 0.5])], [variable])
+    saved = optimizer_state(optimizer)
+    optimizer.apply([keras.ops.convert_to_tensor([1.0, -1.0])], [variable])
+    reset_optimizer(optimizer, saved)
+    for value, recorded in zip(optimizer.variables, saved):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(value), recorded)
+    assert int(optimizer.iterations) == 1
+    reset_optimizer(optimizer)
+    assert int(optimizer.iterations) == 0 and float(optimizer.learning_rate) == pytest.approx(0.1)
+    slots = [v for v in optimizer.variables if v.name not in ("iteration", "learning_rate")]
+    assert slots and all(not np.any(keras.ops.convert_to_numpy(v)) for v in slots)

@@ -12,16 +12,20 @@ Optimizer state is rewound to the same moment as the weights: with rewinding to 
 that is the optimizer's fresh state (iteration 0, zero Adam moments), with late rewinding the state
 after ``k`` steps. An optimizer that was not built yet when the snapshot was taken is reset to
 zero slots and iteration 0 (the initial state of Keras' SGD, Adam, AdamW, RMSprop, Lion; not of
-Adagrad, whose accumulators start at ``initial_accumulator_value``). The learning rate variable
-is never touched.
+Adagrad, whose accumulators start at ``initial_accumulator_value``). The learning rate and the
+loss scale of a ``LossScaleOptimizer`` are never zeroed.
 """
 
 import keras
 import numpy as np
 
 
-def _is_learning_rate(variable):
-    return variable.name == "learning_rate"
+# Optimizer variables that are settings, not training state: never zeroed by a reset.
+_SETTINGS = ("learning_rate", "dynamic_scale")  # dynamic_scale: LossScaleOptimizer's loss scale
+
+
+def _is_setting(variable):
+    return variable.name in _SETTINGS
 
 
 def optimizer_state(optimizer):
@@ -38,7 +42,7 @@ def reset_optimizer(optimizer, state=None):
         optimizer: a Keras optimizer (built or not; an unbuilt one is left alone).
         state: list of arrays from ``optimizer_state(optimizer)``, or ``None`` to zero the
             iteration counter and every slot variable (momenta, velocities), keeping the
-            learning rate.
+            learning rate and a loss scale.
 
     Example:
         >>> opt = keras.optimizers.Adam(1e-3)
@@ -61,7 +65,7 @@ def reset_optimizer(optimizer, state=None):
             variable.assign(value)
         return
     for variable in variables:
-        if not _is_learning_rate(variable):
+        if not _is_setting(variable):
             variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
 
 
