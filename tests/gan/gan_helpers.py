@@ -28,11 +28,12 @@ class Scale(keras.layers.Layer):
 
 
 class Gated(keras.layers.Layer):
-    """Adaptive marker: per sample `where(u < p, x + noise * N(0, 1), x)` with a non-trainable `p`."""
+    """Adaptive marker: per sample `where(u < p, x + shift + noise * N(0, 1), x)` with a non-trainable `p`."""
 
-    def __init__(self, noise=0.0, seed=None, **kwargs):
+    def __init__(self, noise=0.0, shift=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.noise = noise
+        self.shift = shift
         self.generator = keras.random.SeedGenerator(seed)
         self.p = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="p", aggregation="only_first_replica"
@@ -43,7 +44,7 @@ class Gated(keras.layers.Layer):
             return images
         batch = tf.shape(images)[0]
         u = keras.random.uniform((batch, 1, 1, 1), seed=self.generator)
-        noisy = images + tf.cast(self.noise, images.dtype) * tf.cast(
+        noisy = images + tf.cast(self.shift, images.dtype) + tf.cast(self.noise, images.dtype) * tf.cast(
             keras.random.normal(tf.shape(images), seed=self.generator), images.dtype
         )
         return tf.where(u < tf.cast(self.p, u.dtype), noisy, images)

@@ -1,0 +1,90 @@
+"""Subprocess worker for tests/gan/test_distributed.py (not a test module).
+
+Usage:
+    python distributed_worker.py mirrored OUT.npz
+        one training step on 2 MirroredStrategy replicas (2 logical CPUs) and on one device with
+        the same global batch; saves both states.
+    python distributed_worker.py multiworker OUT.npz      (TF_CONFIG set by the caller)
+        a short fit under MultiWorkerMirroredStrategy; saves the final state and the logs.
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+MODE, OUT = sys.argv[1], sys.argv[2]
+if MODE == "mirrored":
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gan_helpers as h  # noqa: E402
+import tf_diffaug as td  # noqa: E402
+
+IMAGES = np.random.default_rng(0).uniform(-1, 1, (24, 4, 4, 1)).astype(np.float32)
+
+
+def build(augment, ada_target=0.6):
+    g, d = h.small_networks(seed=0)
+    gan = td.GAN(g, d, latent_dim=4, augment=augment, ema_decay=0.9, seed=3)
+    gan.compile(
+        keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge", d_steps=2, r1_gamma=1.0,
+        lecam_weight=0.5, ada_target=ada_target, ada_interval=1, ada_kimg=0.1,
+    )
+    return gan
+
+
+def dataset(batch, count):
+    data = tf.data.Dataset.from_tensor_slices(IMAGES[:count]).batch(batch, drop_remainder=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return data.with_options(options)
+
+
+def fit(gan, data, epochs):
+    logs = []
+    record = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs=None, out=logs: out.append({k: np.asarray(v).tolist() for k, v in logs.items()})
+    )
+    gan.fit(data, epochs=epochs, verbose=0, callbacks=[record])
+    return logs
+
+
+def state(gan, prefix):
+    return {f"{prefix}:{key}": value for key, value in h.all_state(gan).items()}
+
+
+if MODE == "mirrored":
+    # p = 1 and a deterministic shift: the only randomness left is z, which does not depend on replicas.
+    def augment():
+        layer = h.Gated(shift=0.25, seed=1)
+        layer.p.assign(1.0)
+        return layer
+
+    # ada_target=1 > r_t: p goes down by (global images = 8) / 100 after the step.
+    single = build(augment(), ada_target=1.0)
+    single_logs = fit(single, dataset(8, 8), epochs=1)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        mirrored = build(augment(), ada_target=1.0)
+    mirrored_logs = fit(mirrored, dataset(8, 8), epochs=1)
+    np.savez(OUT, replicas=strategy.num_replicas_in_sync, **state(single, "single"), **state(mirrored, "mirrored"))
+    with open(OUT + ".json", "w") as f:
+        json.dump({"single": single_logs, "mirrored": mirrored_logs}, f)
+elif MODE == "multiworker":
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    with strategy.scope():
+        gan = build(h.Gated(noise=0.1, seed=1))
+        gan.augment.p.assign(0.5)
+    logs = fit(gan, dataset(8, 24), epochs=2)
+    np.savez(OUT, replicas=strategy.num_replicas_in_sync, **state(gan, "worker"))
+    with open(OUT + ".json", "w") as f:
+        json.dump(logs, f)
+else:
+    raise SystemExit(f"unknown mode {MODE!r}")
+print("done", MODE, flush=True)
