@@ -99,12 +99,12 @@ def shift_and_mask(images, offsets=None, centers=None, cutout_size=None, fill=0.
     height, width = images.shape[1], images.shape[2]
     index, mask = gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
     mask = ops.cast(mask, images.dtype)
-    shifted = images - fill if fill else images
     if keras.backend.backend() == "tensorflow":
-        out = _tf_masked_gather(shifted, index, mask, offsets, (batch, height, width))
+        out = _tf_masked_gather(images, index, mask, offsets, (batch, height, width))
     else:
-        out = _masked_gather(shifted, index, mask)
-    return out + fill if fill else out
+        out = _masked_gather(images, index, mask)
+    # kept pixels: x * 1 + fill * 0 == x exactly (moved values are bit-identical)
+    return out + fill * (1.0 - mask) if fill else out
 
 
 def _tf_masked_gather(images, index, mask, offsets, shape):
