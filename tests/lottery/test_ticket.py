@@ -182,7 +182,8 @@ def test_end_to_end_with_td_gan():
     import tf_diffaug as td
 
     generator, discriminator = lottery_toy_gan.make_networks(seed=7)
-    gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, ema_decay=0.9, seed=0)
+    augment = td.DiffAugment("color,translation,cutout", seed=0)
+    gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, augment=augment, ema_decay=0.9, seed=0)
     gan.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.1), keras.optimizers.Adam(1e-2), loss="hinge")
     init_g = _numpy(gan.generator)
     ticket = td.lottery.find_ticket(
