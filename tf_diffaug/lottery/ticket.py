@@ -115,7 +115,9 @@ def find_ticket(
     and the masks zero the pruned entries. After ``rounds`` rounds the generator's sparsity is
     ``1 - (1 - fraction) ** rounds`` (to within one weight per round) and the networks are left
     rewound with the masks attached, ready for ``train_ticket``. The pruning masks stay in force
-    during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``).
+    during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``). Masks already
+    attached to the networks (e.g. by an earlier ``find_ticket``) are kept and pruned further, and
+    the snapshot is taken from the weights as they are when the call starts.
 
     Args:
         gan: a compiled GAN keras.Model with ``generator``, ``discriminator`` (and optionally
