@@ -50,8 +50,12 @@ def build_biggan(resolution=32, channels=3, num_classes=None, latent_dim=128, ch
         D: images [+ labels] -> logits [B, 1]).
 
     Example:
-        >>> g, d = build_biggan(32, num_classes=10, ch=16)
-        >>> images = g([np.zeros((2, 128), "float32"), np.array([0, 1])])
+        >>> import keras, numpy as np
+        >>> g, d = build_biggan(32, num_classes=10, ch=8)
+        >>> labels = keras.ops.convert_to_tensor(np.array([0, 1], "int32"))
+        >>> images = g([keras.ops.zeros((2, 128)), labels])  # tensors, not a tensor/array mix
+        >>> tuple(images.shape), tuple(d([images, labels]).shape)
+        ((2, 32, 32, 3), (2, 1))
     """
     check_common("biggan", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
     if attention_resolution == "default":

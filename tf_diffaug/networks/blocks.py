@@ -21,6 +21,8 @@ def spectral_norm(layer, enabled=True):
 
     Example:
         >>> conv = spectral_norm(keras.layers.Conv2D(8, 3, padding="same"))
+        >>> type(conv).__name__
+        'SpectralNormalization'
     """
     if not enabled:
         return layer
@@ -55,8 +57,11 @@ class ConditionalBatchNorm(keras.layers.Layer):
         [B, H, W, C].
 
     Example:
+        >>> import numpy as np
         >>> cbn = ConditionalBatchNorm(num_classes=10)
-        >>> y = cbn([np.zeros((2, 4, 4, 8), "float32"), np.array([1, 3])], training=True)
+        >>> y = cbn([np.zeros((2, 4, 4, 8), "float32"), np.array([1, 3], "int32")], training=True)
+        >>> tuple(y.shape)
+        (2, 4, 4, 8)
     """
 
     def __init__(self, num_classes=None, spectral_norm=False, momentum=0.9, epsilon=1e-5,
@@ -129,7 +134,10 @@ class SelfAttention(keras.layers.Layer):
         [B, H, W, C].
 
     Example:
+        >>> import numpy as np
         >>> y = SelfAttention()(np.zeros((2, 8, 8, 16), "float32"))
+        >>> tuple(y.shape)
+        (2, 8, 8, 16)
     """
 
     def __init__(self, spectral_norm=True, kernel_initializer="orthogonal", **kwargs):
@@ -198,7 +206,10 @@ class ClassProjection(keras.layers.Layer):
         [B, 1].
 
     Example:
-        >>> y = ClassProjection(10)([np.ones((2, 4), "float32"), np.array([0, 9])])
+        >>> import numpy as np
+        >>> y = ClassProjection(10)([np.ones((2, 4), "float32"), np.array([0, 9], "int32")])
+        >>> tuple(y.shape)
+        (2, 1)
     """
 
     def __init__(self, num_classes, spectral_norm=True, kernel_initializer="orthogonal", **kwargs):
@@ -241,7 +252,9 @@ class GlobalSumPooling2D(keras.layers.Layer):
         [B, C].
 
     Example:
-        >>> GlobalSumPooling2D()(np.ones((1, 2, 2, 3), "float32"))  # [[4., 4., 4.]]
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(GlobalSumPooling2D()(np.ones((1, 2, 2, 3), "float32"))).tolist()
+        [[4.0, 4.0, 4.0]]
     """
 
     def call(self, x):

@@ -42,9 +42,10 @@ def build_dcgan(resolution=32, channels=3, num_classes=None, latent_dim=128, wid
         `(generator, discriminator)` functional keras.Models.
 
     Example:
+        >>> import numpy as np
         >>> g, d = build_dcgan(64)
-        >>> g(np.zeros((2, 128), "float32")).shape
-        TensorShape([2, 64, 64, 3])
+        >>> tuple(g(np.zeros((2, 128), "float32")).shape)
+        (2, 64, 64, 3)
     """
     check_common("dcgan", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
     if not isinstance(width, int) or width < 1:

@@ -49,7 +49,10 @@ class EqualizedDense(keras.layers.Layer):
         [B, units].
 
     Example:
+        >>> import numpy as np
         >>> y = EqualizedDense(8, activation="lrelu")(np.ones((2, 4), "float32"))
+        >>> tuple(y.shape)
+        (2, 8)
     """
 
     def __init__(self, units, lr_multiplier=1.0, bias_init=0.0, use_bias=True, activation="linear",
@@ -109,7 +112,10 @@ class EqualizedConv2D(keras.layers.Layer):
         [B, H', W', filters] with H' = H / 2 when downsampling.
 
     Example:
+        >>> import numpy as np
         >>> y = EqualizedConv2D(8, 3, activation="lrelu", downsample=True)(np.ones((1, 8, 8, 3), "float32"))
+        >>> tuple(y.shape)
+        (1, 4, 4, 8)
     """
 
     def __init__(self, filters, kernel_size, use_bias=True, activation="linear", downsample=False, gain=1.0,
@@ -174,7 +180,10 @@ class MinibatchStdDev(keras.layers.Layer):
         [B, H, W, C + num_channels].
 
     Example:
-        >>> y = MinibatchStdDev(4)(np.random.rand(8, 4, 4, 16).astype("float32"))  # (8, 4, 4, 17)
+        >>> import numpy as np
+        >>> y = MinibatchStdDev(4)(np.random.rand(8, 4, 4, 16).astype("float32"))
+        >>> tuple(y.shape)
+        (8, 4, 4, 17)
     """
 
     def __init__(self, group_size=4, num_channels=1, **kwargs):
@@ -225,7 +234,9 @@ class LatentNormalization(keras.layers.Layer):
         [B, D].
 
     Example:
-        >>> LatentNormalization()(np.full((1, 4), 3.0, "float32"))  # ones
+        >>> import numpy as np
+        >>> keras.ops.convert_to_numpy(LatentNormalization()(np.full((1, 4), 3.0, "float32"))).round(4).tolist()
+        [[1.0, 1.0, 1.0, 1.0]]
     """
 
     def call(self, x):
@@ -245,7 +256,10 @@ class LabelEmbedding(keras.layers.Layer):
         [B, units].
 
     Example:
-        >>> e = LabelEmbedding(10, 16)(np.array([0, 3]))
+        >>> import numpy as np
+        >>> e = LabelEmbedding(10, 16)(np.array([0, 3], "int32"))
+        >>> tuple(e.shape)
+        (2, 16)
     """
 
     def __init__(self, num_classes, units, **kwargs):

@@ -11,6 +11,8 @@ Example:
     >>> p = td.networks.get_preset("biggan-cifar")
     >>> g, d = td.networks.get(p["network"], p["resolution"], p["channels"], p["num_classes"],
     ...                        **p["network_kwargs"])
+    >>> p["batch_size"], p["d_steps"], g.count_params() > 4_000_000
+    (50, 4, True)
 """
 
 import copy

@@ -41,10 +41,11 @@ def get(name, resolution=32, channels=3, num_classes=None, **overrides):
             the value and the accepted ones.
 
     Example:
+        >>> import numpy as np
         >>> import tf_diffaug as td
         >>> g, d = td.networks.get("dcgan", resolution=64)
-        >>> d(g(np.zeros((2, 128), "float32"))).shape
-        TensorShape([2, 1])
+        >>> tuple(d(g(np.zeros((2, 128), "float32"))).shape)
+        (2, 1)
     """
     if name not in _BUILDERS:
         raise ValueError(f"Unknown network {name!r}. Expected one of {available()}.")

@@ -30,7 +30,10 @@ class LatentSplit(keras.layers.Layer):
         list of [B, size] tensors.
 
     Example:
+        >>> import numpy as np
         >>> a, b = LatentSplit([2, 3])(np.zeros((1, 5), "float32"))
+        >>> tuple(a.shape), tuple(b.shape)
+        ((1, 2), (1, 3))
     """
 
     def __init__(self, sizes, **kwargs):

@@ -40,9 +40,10 @@ def build_sngan(resolution=32, channels=3, num_classes=None, latent_dim=128, g_w
         [B] int32) -> images [B, R, R, channels] in [-1, 1]. D: images (+ labels) -> logits [B, 1].
 
     Example:
+        >>> import numpy as np
         >>> g, d = build_sngan()
-        >>> d(g(np.zeros((2, 128), "float32"))).shape
-        TensorShape([2, 1])
+        >>> tuple(d(g(np.zeros((2, 128), "float32"))).shape)
+        (2, 1)
     """
     check_common("sngan", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
     num_up = int(math.log2(resolution // 4))

@@ -35,7 +35,10 @@ class NoiseInjection(keras.layers.Layer):
         [B, H, W, C].
 
     Example:
+        >>> import numpy as np
         >>> y = NoiseInjection(seed=0)(np.zeros((2, 4, 4, 3), "float32"), training=True)
+        >>> float(keras.ops.max(keras.ops.abs(y)))  # the strength starts at 0
+        0.0
     """
 
     def __init__(self, inference_noise="const", seed=None, **kwargs):
@@ -98,8 +101,11 @@ class ModulatedConv2D(keras.layers.Layer):
         [B, H', W', filters].
 
     Example:
-        >>> conv = ModulatedConv2D(8, 3)
+        >>> import numpy as np
+        >>> conv = ModulatedConv2D(8, 3, upsample=True)
         >>> y = conv([np.ones((2, 4, 4, 3), "float32"), np.ones((2, 16), "float32")])
+        >>> tuple(y.shape)
+        (2, 8, 8, 8)
     """
 
     def __init__(self, filters, kernel_size=3, demodulate=True, upsample=False, style_index=None,
@@ -181,7 +187,10 @@ class ConstantInput(keras.layers.Layer):
         [B, size, size, channels].
 
     Example:
-        >>> x = ConstantInput(8)(np.zeros((2, 16), "float32"))  # (2, 4, 4, 8)
+        >>> import numpy as np
+        >>> x = ConstantInput(8)(np.zeros((2, 16), "float32"))
+        >>> tuple(x.shape)
+        (2, 4, 4, 8)
     """
 
     def __init__(self, channels, size=4, **kwargs):
@@ -219,7 +228,10 @@ class MixingLatent(keras.layers.Layer):
         [B, D].
 
     Example:
+        >>> import numpy as np
         >>> z2 = MixingLatent(seed=1)(np.zeros((2, 8), "float32"))
+        >>> tuple(z2.shape)
+        (2, 8)
     """
 
     def __init__(self, seed=None, **kwargs):
@@ -255,7 +267,10 @@ class StyleBroadcast(keras.layers.Layer):
         [B, num_ws, w_dim].
 
     Example:
-        >>> ws = StyleBroadcast(6)(np.ones((2, 16), "float32"))  # (2, 6, 16)
+        >>> import numpy as np
+        >>> ws = StyleBroadcast(6)(np.ones((2, 16), "float32"))
+        >>> tuple(ws.shape)
+        (2, 6, 16)
     """
 
     def __init__(self, num_ws, mixing_probability=0.0, seed=None, **kwargs):

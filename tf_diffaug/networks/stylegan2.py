@@ -56,9 +56,10 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
         `(generator, discriminator)` functional keras.Models.
 
     Example:
+        >>> import numpy as np
         >>> g, d = build_stylegan2(32, fmap_base=256, w_dim=64, mapping_layers=2)
-        >>> g(np.zeros((2, 128), "float32")).shape
-        TensorShape([2, 32, 32, 3])
+        >>> tuple(g(np.zeros((2, 128), "float32")).shape)
+        (2, 32, 32, 3)
     """
     check_common("stylegan2", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
     for arg, value in (("w_dim", w_dim), ("mapping_layers", mapping_layers), ("fmap_base", fmap_base),
