@@ -60,10 +60,10 @@ def state(gan, prefix):
 
 
 if MODE == "mirrored":
-    # p = 1 and a deterministic shift: the only randomness left is z, which does not depend on replicas.
+    # Random per-sample gate and noise: each replica applies its slice of the global-batch draw.
     def augment():
-        layer = h.Gated(shift=0.25, seed=1)
-        layer.p.assign(1.0)
+        layer = h.Gated(noise=0.2, shift=0.25, seed=1)
+        layer.p.assign(0.7)
         return layer
 
     # ada_target=1 > r_t: p goes down by (global images = 8) / 100 after the step.

@@ -28,7 +28,11 @@ class Scale(keras.layers.Layer):
 
 
 class Gated(keras.layers.Layer):
-    """Adaptive marker: per sample `where(u < p, x + shift + noise * N(0, 1), x)` with a non-trainable `p`."""
+    """Adaptive marker: per sample `where(u < p, x + shift + noise * N(0, 1), x)` with a non-trainable `p`.
+
+    Has the Keras preprocessing split (`get_random_transformation` / `transform_images`), like
+    `td.augment.AdaptiveAugment`, so the GAN can give each replica its own slice of the draws.
+    """
 
     def __init__(self, noise=0.0, shift=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -39,15 +43,21 @@ class Gated(keras.layers.Layer):
             shape=(), initializer="zeros", trainable=False, name="p", aggregation="only_first_replica"
         )
 
+    def get_random_transformation(self, images, training=True, seed=None):
+        batch = tf.shape(images)[0]
+        u = keras.random.uniform((batch,), seed=self.generator)
+        return {"apply": u < tf.cast(self.p, u.dtype), "noise": keras.random.normal(tf.shape(images), seed=self.generator)}
+
+    def transform_images(self, images, transformation):
+        noisy = images + tf.cast(self.shift, images.dtype) + tf.cast(self.noise, images.dtype) * tf.cast(
+            transformation["noise"], images.dtype
+        )
+        return tf.where(tf.reshape(transformation["apply"], [-1, 1, 1, 1]), noisy, images)
+
     def call(self, images, training=None):
         if not training:
             return images
-        batch = tf.shape(images)[0]
-        u = keras.random.uniform((batch, 1, 1, 1), seed=self.generator)
-        noisy = images + tf.cast(self.shift, images.dtype) + tf.cast(self.noise, images.dtype) * tf.cast(
-            keras.random.normal(tf.shape(images), seed=self.generator), images.dtype
-        )
-        return tf.where(u < tf.cast(self.p, u.dtype), noisy, images)
+        return self.transform_images(images, self.get_random_transformation(images))
 
 
 def linear_discriminator(shape, w, b=0.0, num_classes=None):

@@ -52,7 +52,32 @@ class GANTrainStep:
         return AUGMENT_MODES[self.augment_mode]
 
     def _augment(self, images, apply):
-        return self.augment(images, training=True) if apply else images
+        """`T(images)` with this replica's own random parameters.
+
+        Layers with the Keras preprocessing split (`get_random_transformation(images, training)`
+        returning tensors with leading dimension B, and `transform_images(images, transformation)`,
+        as `td.DiffAugment` and `td.augment.AdaptiveAugment`) draw parameters for the global batch
+        from the shared seed and each replica applies its own slice, exactly like the latents: the
+        augmentation differs across replicas and does not depend on the replica count. Other
+        layers are simply called (under several replicas they then draw what their seed gives).
+        """
+        if not apply:
+            return images
+        context = _replica_context()
+        replicas = context.num_replicas_in_sync
+        split = hasattr(self.augment, "get_random_transformation") and hasattr(self.augment, "transform_images")
+        if replicas == 1 or not split:
+            return self.augment(images, training=True)
+        local_batch = tf.shape(images)[0]
+        start = tf.cast(context.replica_id_in_sync_group, tf.int32) * local_batch
+        # Only the template's shape is read by the samplers.
+        template = tf.zeros(tf.concat([[replicas * local_batch], tf.shape(images)[1:]], 0), images.dtype)
+        template = tf.ensure_shape(template, [None] + list(images.shape[1:]))
+        transformation = self.augment.get_random_transformation(template, training=True)
+        own = tf.nest.map_structure(
+            lambda t: t[start : start + local_batch] if tf.is_tensor(t) and t.shape.rank else t, transformation
+        )
+        return self.augment.transform_images(images, own)
 
     def _discriminate(self, images, labels):
         inputs = images if labels is None else [images, labels]
