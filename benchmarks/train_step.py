@@ -1,0 +1,98 @@
+"""Overhead of DiffAugment on one full GAN training step (D update + G update + EMA).
+
+Builds the CPU preset networks (`td.networks.get_preset("dcgan-cpu")`: DCGAN, width 32, 64x64,
+batch 32) twice with identical weights: once with `td.DiffAugment("")` (the identity policy) and
+once with the full policy `"color,translation,cutout"`, both under `augment_mode="both"`, so the
+augmented step runs T three times per step (reals and fakes in the D step, fakes in the G step)
+plus its backward pass. Each step is `gan.train_step` in one `tf.function`; the two models are
+timed alternately in the same process (`--repeats` rounds of `--steps` steps each). The overhead
+is computed from the fastest round of each (the least disturbed by other processes on a shared
+machine) and, for reference, from the medians. Goal: overhead <= 15 %.
+
+Usage: python benchmarks/train_step.py [--preset dcgan-cpu] [--resolution 64] [--batch-size 32]
+                                       [--steps 10] [--repeats 5]
+(about 1-2 minutes on a 2-core CPU with the defaults.)
+"""
+
+import argparse
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import tf_diffaug as td
+
+FULL_POLICY = "color,translation,cutout"
+
+
+def build(preset, resolution, policy, weights=None):
+    generator, discriminator = td.networks.get(
+        preset["network"], resolution=resolution, channels=preset["channels"], **preset["network_kwargs"]
+    )
+    if weights is not None:
+        generator.set_weights(weights[0])
+        discriminator.set_weights(weights[1])
+    gan = td.GAN(
+        generator, discriminator, latent_dim=generator.inputs[0].shape[-1],
+        augment=td.DiffAugment(policy, seed=1), ema_decay=preset["ema_decay"], seed=0,
+    )
+    gan.compile(
+        keras.optimizers.Adam(preset["g_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
+        keras.optimizers.Adam(preset["d_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
+        loss=preset["loss"], d_steps=preset["d_steps"],
+    )
+    return gan
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", default="dcgan-cpu")
+    parser.add_argument("--resolution", type=int, default=None, help="defaults to the preset's")
+    parser.add_argument("--batch-size", type=int, default=None, help="defaults to the preset's")
+    parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
+    args = parser.parse_args()
+
+    preset = td.networks.get_preset(args.preset)
+    resolution = args.resolution or preset["resolution"]
+    batch_size = args.batch_size or preset["batch_size"]
+    images = tf.constant(
+        np.random.default_rng(0).uniform(-1, 1, (batch_size, resolution, resolution, preset["channels"])),
+        tf.float32,
+    )
+
+    baseline = build(preset, resolution, "")
+    weights = (baseline.generator.get_weights(), baseline.discriminator.get_weights())
+    augmented = build(preset, resolution, FULL_POLICY, weights)
+    steps = {name: tf.function(gan.train_step) for name, gan in (("baseline", baseline), ("augmented", augmented))}
+
+    for step in steps.values():  # trace and warm up
+        for _ in range(3):
+            step(images)
+
+    times = {name: [] for name in steps}
+    for _ in range(args.repeats):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                logs = step(images)
+            float(logs["d_loss"])  # wait for the last step
+            times[name].append((time.perf_counter() - start) / args.steps)
+
+    base, full = min(times["baseline"]), min(times["augmented"])
+    overhead = 100.0 * (full - base) / base
+    median_overhead = 100.0 * (statistics.median(times["augmented"]) / statistics.median(times["baseline"]) - 1.0)
+    print(f"preset {args.preset}: {preset['network']} {resolution}x{resolution}x{preset['channels']}, "
+          f"batch {batch_size}, d_steps {preset['d_steps']}, loss {preset['loss']}, "
+          f"{args.repeats} rounds x {args.steps} steps, tf {tf.__version__}, keras {keras.__version__}")
+    print(f"policy ''                         : {1000 * base:8.1f} ms/step fastest "
+          f"(rounds: {', '.join(f'{1000 * t:.1f}' for t in times['baseline'])})")
+    print(f"policy '{FULL_POLICY}' : {1000 * full:8.1f} ms/step fastest "
+          f"(rounds: {', '.join(f'{1000 * t:.1f}' for t in times['augmented'])})")
+    print(f"DiffAugment overhead: {overhead:+.1f} % fastest rounds, {median_overhead:+.1f} % medians (goal <= 15 %)")
+
+
+if __name__ == "__main__":
+    main()
