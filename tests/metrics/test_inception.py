@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_diffaug.metrics import inception, inception_weights
 
@@ -63,14 +64,27 @@ def test_default_locator_finds_the_verified_wheel_file():
     assert inception_weights.sha256_of(path) == inception_weights.SHA256
 
 
-def test_resize_matches_direct_formula():
+@pytest.mark.parametrize("shape, size", [((7, 5, 3), 12), ((9, 13, 1), 299), ((600, 310, 3), 299), ((4, 4, 1), 4)])
+def test_resize_matches_direct_formula_and_tf_kernel(shape, size):
     rng = np.random.default_rng(1)
-    image = rng.uniform(0, 255, size=(7, 5, 3)).astype(np.float32)
-    ours = inception.resize_like_tf1(image[None], size=12).numpy()[0]
-    np.testing.assert_allclose(ours, _numpy_tf1_resize(image.astype(np.float64), 12), atol=1e-4)
+    image = rng.uniform(0, 255, size=shape).astype(np.float32)
+    ours = inception.resize_like_tf1(image[None], size=size).numpy()[0]
+    np.testing.assert_allclose(ours, _numpy_tf1_resize(image.astype(np.float64), size), atol=1e-4)
+    # TF's own kernel computes coordinates with a float32 scale: equal up to that rounding.
+    tf_kernel = tf.raw_ops.ResizeBilinear(images=image[None], size=[size, size], half_pixel_centers=False)
+    np.testing.assert_allclose(ours, tf_kernel.numpy()[0], atol=0.02)
 
 
-def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net):
+def test_resize_and_scaling_compile_under_xla():
+    # 13 divides 299: exact integer source positions, where XLA's own ResizeBilinear goes wrong.
+    images = np.random.default_rng(2).integers(0, 256, size=(1, 9, 13, 1), dtype=np.uint8)
+    eager = inception.preprocess(images).numpy()
+    xla = tf.function(inception.preprocess, jit_compile=True)(images).numpy()
+    assert eager.shape == (1, 299, 299, 3)
+    np.testing.assert_allclose(xla, eager, atol=1e-6)
+
+
+def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net, tmp_path):
     cached = os.path.join(inception_cache_dir, inception_weights.CACHE_NAME)
     assert os.path.isfile(cached)
     ours = inception_weights.load_weights(weights=cached)
@@ -79,6 +93,11 @@ def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net
     assert len(tensors) == len(params) == 4 * 94
     for name, value in tensors.items():
         np.testing.assert_array_equal(value, params[f"net.{name}"].detach().numpy(), err_msg=name)
+    # A user-given .pt path converts to the same arrays (and fills that cache dir).
+    from_path = inception_weights.load_weights(weights=inception_weights.default_weights_path(), cache_dir=str(tmp_path))
+    assert sorted(from_path) == sorted(ours)
+    assert all(np.array_equal(from_path[k], ours[k]) for k in ours)
+    assert (tmp_path / inception_weights.CACHE_NAME).is_file()
 
 
 def test_features_match_torchscript_including_resize(extractor, torch_net):
@@ -93,6 +112,7 @@ def test_features_match_torchscript_including_resize(extractor, torch_net):
         rng.integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8),
         smooth(64, 64, 3),
         smooth(299, 299, 3),
+        smooth(520, 400, 3),
         smooth(40, 40, 1),
     ]
     max_diff = 0.0

