@@ -104,7 +104,8 @@ class RandomAugment(keras.layers.Layer):
             lo, hi = self.value_range
             raise ValueError(
                 f"{type(self).__name__} expects float images in value_range={self.value_range}, "
-                f"got dtype {dtype!r}. Scale them first, e.g. x / 255 * {hi - lo:g} + {lo:g}."
+                f"got dtype {dtype!r}. Scale them first, e.g. x / 255 * {hi - lo:g} "
+                f"{'-' if lo < 0 else '+'} {abs(lo):g}."
             )
 
     def build(self, input_shape):
