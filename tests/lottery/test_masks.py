@@ -17,7 +17,7 @@ def _model(name="net", seed=1, prefix=""):
     keras.utils.set_random_seed(seed)
     x = keras.Input((4, 4, 2), name="x")
     h = keras.layers.Conv2D(5, 3, padding="same", name=prefix + "conv")(x)
-    h = keras.layers.SpectralNormalization(keras.layers.Conv2D(3, 1, name=prefix + "sn_conv"))(h)
+    h = keras.layers.SpectralNormalization(keras.layers.Conv2D(3, 1, name=prefix + "sn_conv"), name=prefix + "sn")(h)
     h = keras.layers.Flatten()(h)
     h = keras.layers.Dense(7, activation="relu", name=prefix + "dense")(h)
     out = keras.layers.Dense(1, name=prefix + "logit")(h)
@@ -42,7 +42,7 @@ def _alive_after(total, fraction, rounds):
 def test_selects_conv_dense_and_spectral_norm_kernels_only():
     model = _model()
     masks = PruningMasks(model)
-    assert masks.names == ["conv/kernel", "spectral_normalization/sn_conv/kernel", "dense/kernel", "logit/kernel"]
+    assert masks.names == ["conv/kernel", "sn/sn_conv/kernel", "dense/kernel", "logit/kernel"]
     expected = 3 * 3 * 2 * 5 + 5 * 3 + 48 * 7 + 7
     assert masks.counts() == (0, expected)
 
