@@ -84,6 +84,8 @@ def test_fid_callback_logs_history_tensorboard_and_jsonl(extractor, tmp_path):
 
     saved = FeatureStatistics.load(tmp_path / "ref.npz")
     np.testing.assert_allclose(saved.mu, real_feats.mean(0), rtol=1e-5, atol=1e-6)
+    from_images = FeatureStatistics.from_images(real, weights=extractor)
+    np.testing.assert_allclose(from_images.sigma, np.cov(real_feats.astype(np.float64), rowvar=False), atol=1e-5)
     assert kernel_distance(saved, fake_feats, num_subsets=1) == pytest.approx(kid[-1], rel=1e-5)
 
 

@@ -43,6 +43,13 @@ class FeatureStatistics:
         f64 = features.astype(np.float64)
         return cls(f64.mean(axis=0), np.cov(f64, rowvar=False), features if keep_features else None)
 
+    @classmethod
+    def from_images(cls, images_uint8, batch_size=50, weights=None, keep_features=True):
+        """Statistics of the FID Inception features of uint8 images (see `inception_features`)."""
+        from tf_diffaug.metrics.inception import inception_features
+
+        return cls.from_features(inception_features(images_uint8, batch_size, weights), keep_features)
+
     def save(self, path):
         """Write `mu`, `sigma` (and `features` when kept) to an `.npz` file."""
         arrays = {"mu": self.mu, "sigma": self.sigma}
