@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import tf_diffaug as td
-from tf_diffaug.networks import NoiseInjection, SelfAttention
+from tf_diffaug.networks import ConditionalBatchNorm, NoiseInjection, SelfAttention
 
 SMALL = {
     "dcgan": {"width": 8},
@@ -115,6 +115,14 @@ def test_gradients_reach_every_trainable_weight(name, resolution, num_classes, e
 @pytest.mark.parametrize("name,resolution,num_classes,extra", [c for c in CONFIGS if c[2]])
 def test_conditional_networks_respond_to_labels(name, resolution, num_classes, extra):
     generator, discriminator = build(name, resolution, num_classes=num_classes, **extra)
+    # SNGAN's per-class BN tables start at gamma 1 / beta 0 for every class (as in the reference), so
+    # labels matter only once trained: give the tables distinct values as training would.
+    rng = np.random.default_rng(7)
+    for layer in generator._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, ConditionalBatchNorm) and layer.num_classes:
+            for table in (layer.gain.embeddings, layer.bias.embeddings):
+                if not np.any(table.numpy()):
+                    table.assign(rng.normal(0, 0.5, table.shape).astype("float32"))
     z = latents(4)
     a, b = np.array([0, 1, 2, 0], "int32"), np.array([1, 2, 0, 2], "int32")
     out_a = keras.ops.convert_to_numpy(generator([z, a]))

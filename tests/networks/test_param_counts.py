@@ -33,7 +33,7 @@ def dcgan_reference(nz=100, ngf=64, ndf=64, nc=3):
 
 
 def sngan_reference(n_classes=0, ch_g=256, ch_d=128, dim_z=128, bottom=4):
-    """pfnet-research/sngan_projection resnet_32 (ResNetGenerator / SNResNetProjectionDiscriminator)."""
+    """pfnet-research/sngan_projection gen_models/resnet_32.py, dis_models/snresnet_32.py (n_classes=0 or 10)."""
     bn = (lambda c: 2 * n_classes * c) if n_classes else (lambda c: 2 * c)
     g = dim_z * bottom * bottom * ch_g + bottom * bottom * ch_g
     g += 3 * (bn(ch_g) + conv(ch_g, ch_g, 3) + bn(ch_g) + conv(ch_g, ch_g, 3) + conv(ch_g, ch_g, 1))
@@ -41,7 +41,7 @@ def sngan_reference(n_classes=0, ch_g=256, ch_d=128, dim_z=128, bottom=4):
     d = conv(3, ch_d, 3) + conv(ch_d, ch_d, 3) + conv(3, ch_d, 1)  # OptimizedBlock
     d += conv(ch_d, ch_d, 3) * 2 + conv(ch_d, ch_d, 1)  # Block, downsample
     d += 2 * (conv(ch_d, ch_d, 3) * 2)  # two Blocks without learnable shortcut
-    d += ch_d + 1 + n_classes * ch_d
+    d += ch_d + n_classes * ch_d  # SNLinear(ch, 1, nobias=True), SNEmbedID
     return g, d
 
 

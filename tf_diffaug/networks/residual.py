@@ -62,15 +62,18 @@ def split_sizes(total, parts):
 
 def residual_generator(*, name, resolution, channels, latent_dim, num_classes, bottom_width, widths,
                        spectral_norm_enabled, shared_dim, hierarchical, attention_resolution,
-                       kernel_initializer, bn_momentum=0.9, bn_epsilon=1e-5):
+                       kernel_initializer, cbn_initializer=None, bn_momentum=0.9, bn_epsilon=1e-5):
     """Builds the residual generator as a functional keras.Model.
 
     `widths` lists the channels at the bottom (input of block 1) followed by each block's output;
     block i doubles the resolution. Conditioning (see ConditionalBatchNorm): with `num_classes` and
     `shared_dim > 0` a shared embedding (concatenated with a z chunk when `hierarchical`) feeds
     every conditional BN; with `shared_dim` 0/None each BN owns embedding tables; unconditional and
-    hierarchical: the BNs are conditioned on z chunks only; otherwise plain BN.
+    hierarchical: the BNs are conditioned on z chunks only; otherwise plain BN. `cbn_initializer`
+    initializes the conditional gain/bias maps (default: `kernel_initializer`; "zeros" starts every
+    class at gamma 1, beta 0 as chainer's CategoricalConditionalBatchNormalization).
     """
+    cbn_initializer = kernel_initializer if cbn_initializer is None else cbn_initializer
     num_blocks = len(widths) - 1
     z = keras.Input((latent_dim,), name="z")
     inputs = [z]
@@ -109,7 +112,7 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
             return keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=layer_name)(x)
         per_layer_tables = num_classes if (num_classes and not shared_dim) else None
         return ConditionalBatchNorm(num_classes=per_layer_tables, spectral_norm=spectral_norm_enabled,
-                                    momentum=bn_momentum, epsilon=bn_epsilon, kernel_initializer=kernel_initializer,
+                                    momentum=bn_momentum, epsilon=bn_epsilon, kernel_initializer=cbn_initializer,
                                     name=layer_name)([x, cond])
 
     def conv(filters, size, layer_name):
@@ -145,11 +148,12 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
 
 
 def residual_discriminator(*, name, resolution, channels, num_classes, widths, downsample, spectral_norm_enabled,
-                           attention_resolution, kernel_initializer):
+                           attention_resolution, kernel_initializer, head_bias=True):
     """Builds the residual (projection) discriminator as a functional keras.Model.
 
     `widths[i]` / `downsample[i]` are block i's output channels and whether it halves the
-    resolution. Output: one logit per image, [B, 1].
+    resolution; `head_bias` gives the final linear layer a bias (BigGAN) or not (SNGAN). Output: one
+    logit per image, [B, 1].
     """
     images = keras.Input((resolution, resolution, channels), name="images")
     inputs = [images]
@@ -186,7 +190,8 @@ def residual_discriminator(*, name, resolution, channels, num_classes, widths, d
                               name=f"attention{size}")(x)
     h = keras.layers.ReLU(name="out_relu")(x)
     features = GlobalSumPooling2D(name="d_features")(h)
-    logits = spectral_norm(keras.layers.Dense(1, kernel_initializer=kernel_initializer, name="linear"),
+    logits = spectral_norm(keras.layers.Dense(1, use_bias=head_bias, kernel_initializer=kernel_initializer,
+                                              name="linear"),
                            spectral_norm_enabled)(features)
     if num_classes:
         projection = ClassProjection(num_classes, spectral_norm=spectral_norm_enabled,

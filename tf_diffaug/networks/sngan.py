@@ -9,7 +9,9 @@ SNGAN of the lottery-ticket paper (Chen et al., NeurIPS 2021, arXiv:2103.00397).
 Generator: z -> linear -> 4x4x256 -> 3 (32^2) or 4 (64^2) up-blocks of width 256 -> BN, ReLU,
 conv3x3, tanh; plain BatchNorm, no spectral norm. Discriminator (spectral norm everywhere):
 optimized down-block, down-blocks until 8x8, then two blocks at 8x8, width 128; ReLU, global sum
-pooling, linear. At 32^2 the parameter counts equal the reference (see docs/NETWORKS.md).
+pooling, bias-free linear (+ projection). Conditional BN tables start at gamma 1, beta 0 (chainer's
+CategoricalConditionalBatchNormalization). At 32^2 the parameter counts equal the reference
+(see docs/NETWORKS.md).
 """
 
 import math
@@ -28,7 +30,7 @@ def build_sngan(resolution=32, channels=3, num_classes=None, latent_dim=128, g_w
         resolution: 32 (the paper's CIFAR/STL architecture) or 64 (one more block each side).
         channels: image channels, 1 or 3.
         num_classes: None (unconditional) or the number of classes (conditional BN with
-            per-layer embedding tables in G, projection in D).
+            per-layer embedding tables in G, initialised to gamma 1 / beta 0; projection in D).
         latent_dim: size of z (128 in the paper).
         g_width: generator channels (256).
         d_width: discriminator channels (128).
@@ -50,10 +52,11 @@ def build_sngan(resolution=32, channels=3, num_classes=None, latent_dim=128, g_w
     generator = residual_generator(
         name="sngan", resolution=resolution, channels=channels, latent_dim=latent_dim, num_classes=num_classes,
         bottom_width=4, widths=[g_width] * (num_up + 1), spectral_norm_enabled=False, shared_dim=None,
-        hierarchical=False, attention_resolution=None, kernel_initializer=kernel_initializer)
+        hierarchical=False, attention_resolution=None, kernel_initializer=kernel_initializer,
+        cbn_initializer="zeros")
     num_down = int(math.log2(resolution // 8))
     discriminator = residual_discriminator(
         name="sngan", resolution=resolution, channels=channels, num_classes=num_classes,
         widths=[d_width] * (num_down + 2), downsample=[True] * num_down + [False, False],
-        spectral_norm_enabled=True, attention_resolution=None, kernel_initializer=kernel_initializer)
+        spectral_norm_enabled=True, attention_resolution=None, kernel_initializer=kernel_initializer, head_bias=False)
     return generator, discriminator
