@@ -41,6 +41,7 @@ def adjust_brightness(images, delta):
 
     >>> adjust_brightness(np.zeros((2, 4, 4, 3), "float32"), np.array([0.1, -0.2], "float32"))
     """
+    images = kops.convert_to_tensor(images)
     return images + _per_sample(delta, images)
 
 
@@ -57,6 +58,7 @@ def adjust_saturation(images, factor):
     Returns:
         Tensor [B, H, W, C].
     """
+    images = kops.convert_to_tensor(images)
     mean = kops.mean(images, axis=-1, keepdims=True)
     return (images - mean) * _per_sample(factor, images) + mean
 
@@ -73,6 +75,7 @@ def adjust_contrast(images, factor):
     Returns:
         Tensor [B, H, W, C].
     """
+    images = kops.convert_to_tensor(images)
     mean = kops.mean(images, axis=(1, 2, 3), keepdims=True)
     return (images - mean) * _per_sample(factor, images) + mean
 
@@ -111,6 +114,7 @@ def cutout(images, centers, size, fill=0.0):
     Returns:
         Tensor [B, H, W, C].
     """
+    images = kops.convert_to_tensor(images)
     height, width = images.shape[1], images.shape[2]
     size = _check_size(size)
     _, keep = spatial.gather_index_and_mask(

@@ -95,6 +95,7 @@ def shift_and_mask(images, offsets=None, centers=None, cutout_size=None, fill=0.
     Returns:
         Tensor like ``images``.
     """
+    images = ops.convert_to_tensor(images)
     batch = ops.shape(images)[0]
     height, width = images.shape[1], images.shape[2]
     index, mask = gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
