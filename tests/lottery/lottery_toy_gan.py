@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_diffaug.lottery import FeatureAdvAug
+
 LATENT = 8
 
 
@@ -31,10 +33,15 @@ def make_networks(seed=0):
 
 
 class ToyGAN(keras.Model):
-    """Hinge GAN, one D step and one G step per batch, EMA generator with decay 0.9."""
+    """Hinge GAN, one D step and one G step per batch, EMA generator with decay 0.9.
 
-    def __init__(self, generator, discriminator, seed=0):
+    ``advaug_gamma`` (None: plain steps) runs both steps through ``FeatureAdvAug`` the way a
+    td.GAN train step would: losses averaged over clean and perturbed outputs.
+    """
+
+    def __init__(self, generator, discriminator, seed=0, advaug_gamma=None):
         super().__init__()
+        self.advaug = None if advaug_gamma is None else FeatureAdvAug(generator, discriminator, advaug_gamma)
         self.generator = generator
         self.discriminator = discriminator
         self.ema_generator = keras.models.clone_model(generator)
@@ -62,14 +69,30 @@ class ToyGAN(keras.Model):
     def train_step(self, real):
         batch = tf.shape(real)[0]
         z = keras.random.normal((batch, LATENT), seed=self.seed_generator)
+        def d_hinge(real_logits, fake_logits):
+            return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
+
+        def d_fn(images):
+            return self.discriminator(images, training=True)
+
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            d_loss = tf.reduce_mean(tf.nn.relu(1.0 - self.discriminator(real, training=True)))
-            d_loss += tf.reduce_mean(tf.nn.relu(1.0 + self.discriminator(fake, training=True)))
+            if self.advaug is None:
+                d_loss = d_hinge(d_fn(real), d_fn(fake))
+            else:
+                real_logits, real_adv = self.advaug.discriminator_logits(real, training=True)
+                fake_logits, fake_adv = self.advaug.discriminator_logits(fake, training=True)
+                d_loss = (d_hinge(real_logits, fake_logits) + d_hinge(real_adv, fake_adv)) / 2.0
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
         with tf.GradientTape() as tape:
-            g_loss = -tf.reduce_mean(self.discriminator(self.generator(z, training=True), training=True))
+            if self.advaug is None:
+                g_loss = -tf.reduce_mean(d_fn(self.generator(z, training=True)))
+            else:
+                images, images_adv = self.advaug.generator_images(z, d_fn, training=True)
+                g_loss = -tf.reduce_mean(d_fn(images))
+                if images_adv is not images:  # gamma == 0 gives the same tensor: D runs once, as plain
+                    g_loss = (g_loss - tf.reduce_mean(d_fn(images_adv))) / 2.0
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply(tape.gradient(g_loss, g_vars), g_vars)
         for ema, weight in zip(self.ema_generator.weights, self.generator.weights):
@@ -79,9 +102,9 @@ class ToyGAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
 
-def make_gan(seed=0, weight_decay=None):
+def make_gan(seed=0, weight_decay=None, advaug_gamma=None):
     generator, discriminator = make_networks(seed)
-    gan = ToyGAN(generator, discriminator, seed=seed)
+    gan = ToyGAN(generator, discriminator, seed=seed, advaug_gamma=advaug_gamma)
     gan.compile(
         keras.optimizers.AdamW(1e-2, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(1e-2),
         keras.optimizers.Adam(1e-2),

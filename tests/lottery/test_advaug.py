@@ -202,3 +202,21 @@ def test_feature_advaug_matches_manual_composition():
     assert a is b and np.array_equal(a.numpy(), clean.numpy())
     with pytest.raises(ValueError, match="gamma"):
         FeatureAdvAug(generator, discriminator, gamma=-0.1)
+
+
+def test_train_step_with_gamma_zero_equals_plain_step_and_gamma_changes_it():
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import lottery_toy_gan
+
+    def train(gamma):
+        gan = lottery_toy_gan.make_gan(seed=21, advaug_gamma=gamma)
+        gan.fit(lottery_toy_gan.make_dataset(seed=21), steps_per_epoch=3, epochs=1, verbose=0)
+        return gan.generator.get_weights() + gan.discriminator.get_weights()
+
+    plain, zero, advaug = train(None), train(0.0), train(0.05)
+    for a, b in zip(plain, zero):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.allclose(a, c) for a, c in zip(plain, advaug))

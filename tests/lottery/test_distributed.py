@@ -1,4 +1,4 @@
-"""Masks under tf.distribute.MirroredStrategy with 2 logical CPU devices (in a subprocess)."""
+"""Masks and AdvAug under tf.distribute.MirroredStrategy with 2 logical CPU devices (in a subprocess)."""
 
 import json
 import os
@@ -38,6 +38,10 @@ SCRIPT = textwrap.dedent(
     result["rewound_exact"] = bool(np.array_equal(rewound[idx[0]], init[idx[0]] * mask0))
     result["survivors_trained"] = bool(not np.array_equal(gan.generator.get_weights()[idx[0]][mask0 == 1],
                                                           init[idx[0]][mask0 == 1]))
+    with strategy.scope():
+        adv_gan = lottery_toy_gan.make_gan(seed=1, advaug_gamma=0.01)
+    logs = adv_gan.fit(lottery_toy_gan.make_dataset(seed=2), steps_per_epoch=2, epochs=1, verbose=0).history
+    result["advaug_losses_finite"] = bool(np.isfinite(logs["d_loss"][-1]) and np.isfinite(logs["g_loss"][-1]))
     print("RESULT " + json.dumps(result))
     """
 )
@@ -62,3 +66,4 @@ def test_masked_weights_stay_zero_under_mirrored_strategy(tmp_path):
     assert result["d_pruned_nonzero"] == 0
     assert result["ema_pruned_nonzero"] == 0
     assert result["rewound_exact"] and result["survivors_trained"]
+    assert result["advaug_losses_finite"]  # FeatureAdvAug inside a replica-context train step

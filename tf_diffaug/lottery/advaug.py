@@ -212,6 +212,12 @@ class FeatureAdvAug:
     train step averages its losses over the two, e.g. ``d_loss = (L_D(real, fake) +
     L_D(real_adv, fake_adv)) / 2`` and ``g_loss = (L_G(d_fn(x)) + L_G(d_fn(x_adv))) / 2``.
 
+    With ``gamma == 0`` both methods return the *same* tensor twice; a train step should then
+    compute its loss once (or not build a ``FeatureAdvAug`` at all): each extra call of a network
+    in training mode also updates its spectral-norm vectors / batch-norm statistics, so calling D
+    twice would not reproduce the plain step exactly. With ``gamma > 0`` the direction costs one
+    extra forward and backward pass of the tail, as in the official code.
+
     Args:
         generator: functional generator with a layer ``g_layer`` (inputs ``z`` or ``[z, labels]``).
         discriminator: functional discriminator with a layer ``d_layer`` (inputs ``images`` or
