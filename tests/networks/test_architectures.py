@@ -181,3 +181,21 @@ def test_bad_arguments_raise_one_clear_error(call, message):
     with pytest.raises(ValueError) as info:
         call()
     assert message in str(info.value)
+
+
+def test_spectral_norm_bounds_every_wrapped_layer_of_a_discriminator():
+    _, discriminator = td.networks.get("biggan", 32, num_classes=3, ch=8, attention_resolution=16)
+    wrapped = [layer for layer in discriminator._flatten_layers(include_self=False, recursive=True)
+               if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) >= 12  # 4 blocks x 2-3 convs, attention (4), linear, projection
+    for layer in wrapped:  # start far from sigma = 1
+        layer.kernel.assign(4.0 * layer.kernel.numpy())
+    images = tf.random.stateless_uniform((4, 32, 32, 3), seed=(3, 4), minval=-1, maxval=1)
+    labels = tf.constant([0, 1, 2, 0], dtype="int32")
+    train_call = tf.function(lambda: discriminator([images, labels], training=True))
+    for _ in range(30):  # one power iteration per training call
+        train_call()
+    for layer in wrapped:
+        kernel = layer.kernel.numpy()
+        sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+        assert 0.99 < sigma < 1.1, (layer.name, sigma)
