@@ -16,7 +16,6 @@ Example:
 """
 
 import os
-import sys
 import time
 
 import keras
@@ -75,7 +74,7 @@ class MetricsWriter(keras.callbacks.Callback):
     """
 
     def __init__(self, log, steps_per_epoch, total_steps, curves_path=None, curves_every_epochs=1,
-                 defaults=None, stream=sys.stdout, enabled=True):
+                 defaults=None, stream=None, enabled=True):
         super().__init__()
         self.log = log
         self.steps_per_epoch = int(steps_per_epoch)

@@ -125,7 +125,16 @@ def reference_images(config):
     return images[0] if isinstance(images, tuple) else images
 
 
-def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
+def fid_method(num_real, num_fake, feature_dim=2048):
+    """`frechet_distance` method: "gram" (exact, fast) for sets smaller than the feature size, else "eigh".
+
+    Both equal scipy's `sqrtm` reference up to float rounding (see `td.metrics.frechet_distance`);
+    `sqrtm` of a 2048x2048 product costs tens of seconds per evaluation on a small CPU.
+    """
+    return "gram" if max(num_real, num_fake) < feature_dim else "eigh"
+
+
+def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", inception=None):
     """Trains a GAN as `config` says and writes the run folder; returns a summary dict.
 
     Args:
@@ -133,7 +142,10 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
         workdir: root folder of the numbered run folders.
         resume: continue the latest run of `workdir` from its last checkpoint.
         verbose: Keras `fit` verbosity (1: progress bar, 0: silent).
-        stream: where the progress lines and the closing summary go (None: nowhere).
+        stream: where the progress lines and the closing summary go: "stdout" (the current
+            `sys.stdout`), a file-like object, or None (nowhere).
+        inception: FID feature network for `td.metrics.FIDCallback` (None: the installed weights;
+            a `td.metrics.InceptionFeatureExtractor` to share one across runs).
 
     Returns:
         dict with `run_dir`, `step`, `fid`, `kid` (None when never evaluated), `grid` (path of the
@@ -144,6 +156,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
         FileNotFoundError: for `resume=True` with no run folder in `workdir`.
     """
     start = time.time()
+    stream = sys.stdout if stream == "stdout" else stream
     config = config_lib.validate_config(copy.deepcopy(config))
     _check_data(config)
     state, path = None, None
@@ -201,7 +214,8 @@ def run(config, workdir="runs", resume=False, verbose=1, stream=sys.stdout):
                 reals, every_n_epochs=config["eval_every"] // log_every,
                 num_samples=config["fid_samples"], batch_size=config["fid_batch_size"],
                 log_dir=os.path.join(path, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
-                stats_path=os.path.join(path, "fid_reference.npz")))
+                stats_path=os.path.join(path, "fid_reference.npz"), weights=inception,
+                fid_method=fid_method(len(reals), config["fid_samples"])))
         callbacks += [
             checkpoint_lib.Checkpointer(ckpt_dir, log_every, config["checkpoint_every"] // log_every,
                                         enabled=chief),

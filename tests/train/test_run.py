@@ -1,0 +1,186 @@
+"""End-to-end runs on a tiny image folder: every artefact of a run, and resume after SIGKILL.
+
+The folder holds 8 real emoji faces at 32x32; the DCGAN is shrunk (`width=8`) so a step costs
+milliseconds. Artefacts are checked against values recomputed another way: FID from the saved
+reference statistics and freshly generated samples, the sample grid from the final EMA generator,
+TensorBoard scalars against metrics.jsonl, checkpoint weights against the trained model.
+"""
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+import tf_diffaug as td
+from tf_diffaug import experiment
+from tf_diffaug.experiment import checkpoint as checkpoint_lib
+from tf_diffaug.experiment import driver
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY = {"resolution": 32, "batch_size": 4, "network_kwargs": {"width": 8}, "fid_batch_size": 4,
+        "grid_size": 4, "log_every": 1}
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("faces")
+    for i, image in enumerate(td.data.load_array("emoji-faces", resolution=32)[:8]):
+        Image.fromarray(image).save(folder / f"face{i}.png")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def inception():
+    return td.metrics.InceptionFeatureExtractor()  # built once, shared by the run and the checks
+
+
+@pytest.fixture(scope="module")
+def tiny_run(image_folder, inception, tmp_path_factory):
+    workdir = str(tmp_path_factory.mktemp("runs"))
+    config = experiment.resolve_config("fewshot-cpu", dataset=image_folder, steps=2, eval_every=2,
+                                       checkpoint_every=1, fid_samples=4, **TINY)
+    stream = io.StringIO()
+    result = experiment.run(config, workdir, verbose=0, stream=stream, inception=inception)
+    return config, result, stream.getvalue()
+
+
+def _records(run_dir):
+    with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def test_run_folder_config_and_metrics(tiny_run):
+    config, result, out = tiny_run
+    run_dir = result["run_dir"]
+    assert os.path.basename(run_dir) == "00000-fewshot-cpu"
+    with open(os.path.join(run_dir, "config.json")) as f:
+        assert json.load(f) == json.loads(json.dumps(config))
+    records = _records(run_dir)
+    assert [r["step"] for r in records] == [1, 2]
+    for record in records:
+        assert np.isfinite([record["d_loss"], record["g_loss"]]).all()
+        assert record["aug_p"] == 1.0  # fixed DiffAugment: every sample augmented
+    assert "fid" not in records[0] and records[1]["fid"] == result["fid"] and records[1]["kid"] == result["kid"]
+    assert f"Run folder: {run_dir}" in out
+    assert f"FID {result['fid']:.2f}, KID {result['kid']:.4f}" in out
+    assert f"Last sample grid: {result['grid']}" in out
+
+
+def _frechet_distance_numpy(a, b):
+    """FID of two small feature sets from first principles: the means, the covariance traces and
+    tr((S_a S_b)^(1/2)) = nuclear norm of A_c B_c^T / sqrt((n_a - 1)(n_b - 1)) (A_c, B_c centred)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    a_c, b_c = a - a.mean(0), b - b.mean(0)
+    cross = np.linalg.svd(a_c @ b_c.T, compute_uv=False).sum() / np.sqrt((len(a) - 1) * (len(b) - 1))
+    diff = a.mean(0) - b.mean(0)
+    return diff @ diff + (a_c ** 2).sum() / (len(a) - 1) + (b_c ** 2).sum() / (len(b) - 1) - 2 * cross
+
+
+def test_fid_matches_recomputation(tiny_run, inception):
+    config, result, _ = tiny_run
+    gan = result["model"]
+    reference = td.metrics.FeatureStatistics.load(os.path.join(result["run_dir"], "fid_reference.npz"))
+    real = inception(td.data.load_array(config["dataset"], resolution=32), batch_size=8)
+    np.testing.assert_allclose(reference.features, real, rtol=1e-4, atol=1e-4)
+    # FIDCallback draws its samples with seed `seed + chunk index` (one chunk here).
+    images = td.metrics.to_uint8(gan.generate(4, use_ema=True, seed=config["seed"] + 1_000_003))
+    fake = inception(images, batch_size=4)
+    assert _frechet_distance_numpy(real, fake) == pytest.approx(result["fid"], rel=1e-4)
+
+
+def test_sample_grids_show_the_ema_generator(tiny_run):
+    config, result, _ = tiny_run
+    samples = os.path.join(result["run_dir"], "samples")
+    assert sorted(os.listdir(samples)) == ["step-000001.png", "step-000002.png"]
+    assert result["grid"] == os.path.join(samples, "step-000002.png")
+    grid = np.asarray(Image.open(result["grid"]))
+    images = td.metrics.to_uint8(result["model"].generate(4, use_ema=True, seed=config["seed"] + 2_000_003))
+    pad = 2  # td.gan.SampleGrid's black border
+    assert grid.shape == (2 * 32 + 3 * pad, 2 * 32 + 3 * pad, 3)
+    for index, image in enumerate(images):
+        top, left = pad + (index // 2) * (32 + pad), pad + (index % 2) * (32 + pad)
+        np.testing.assert_array_equal(grid[top:top + 32, left:left + 32], image)
+
+
+def test_tensorboard_scalars_match_metrics_jsonl(tiny_run):
+    import tensorflow as tf
+
+    _, result, _ = tiny_run
+    train_dir = os.path.join(result["run_dir"], "tensorboard", "train")
+    values = {}
+    for name in os.listdir(train_dir):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(train_dir, name)):
+            for value in event.summary.value:
+                if value.tag == "epoch_d_loss":
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    logged = [r["d_loss"] for r in _records(result["run_dir"])]
+    assert [values[k] for k in sorted(values)] == pytest.approx(logged, rel=1e-6)
+
+
+def test_checkpoint_restores_the_trained_weights(tiny_run):
+    config, result, _ = tiny_run
+    ckpt_dir = os.path.join(result["run_dir"], "checkpoints")
+    state = checkpoint_lib.read_state(ckpt_dir)
+    assert (state["step"], state["epoch"]) == (2, 2)
+    assert sorted(f for f in os.listdir(ckpt_dir) if f.endswith(".h5")) == ["ckpt-000001.weights.h5",
+                                                                             "ckpt-000002.weights.h5"]
+    fresh = driver.build_gan(config)
+    checkpoint_lib.restore_checkpoint(fresh, ckpt_dir)
+    trained = result["model"]
+    for a, b in zip(fresh.ema_generator.weights + fresh.d_optimizer.variables,
+                    trained.ema_generator.weights + trained.d_optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+    assert int(keras.ops.convert_to_numpy(fresh.step_counter)) == 2
+
+
+def test_curves_png(tiny_run):
+    _, result, _ = tiny_run
+    image = np.asarray(Image.open(result["curves"]))
+    assert image.ndim == 3 and image.shape[0] >= 600 and image.std() > 0
+
+
+def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_path, capsys):
+    workdir = str(tmp_path / "runs")
+    steps = 40
+    command = ["timeout", "-k", "5", "170", sys.executable, "-m", "train", f"--dataset={image_folder}",
+               "--resolution=32", "--batch_size=4", '--network_kwargs={"width": 8}', f"--steps={steps}",
+               "--log_every=1", "--checkpoint_every=3", f"--eval_every={steps}", "--fid_samples=0",
+               f"--workdir={workdir}"]
+    log_path = tmp_path / "first.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        state_path = os.path.join(workdir, "00000-fewshot-cpu", "checkpoints", "state.json")
+        deadline = time.time() + 160
+        while not os.path.exists(state_path) and process.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert os.path.exists(state_path), log_path.read_text()[-3000:]
+    killed_at = checkpoint_lib.read_state(os.path.dirname(state_path))["step"]
+    assert 3 <= killed_at < steps, "the run finished before it could be killed"
+    logged_before = [r["step"] for r in _records(os.path.dirname(os.path.dirname(state_path)))]
+    assert logged_before[:killed_at] == list(range(1, killed_at + 1))
+
+    from train import main as cli
+
+    cli.FLAGS.unparse_flags()
+    cli.FLAGS(["train", "--resume", f"--workdir={workdir}"])
+    result = cli.main(["train"])
+    out = capsys.readouterr().out
+    assert f"Resuming {os.path.dirname(os.path.dirname(state_path))} from step {killed_at}." in out
+    assert [r["step"] for r in _records(result["run_dir"])] == list(range(1, steps + 1))
+    gan = result["model"]
+    # Restored state: a restart from scratch would have counted only steps - killed_at steps.
+    assert int(keras.ops.convert_to_numpy(gan.step_counter)) == steps
+    assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == steps
+    assert checkpoint_lib.read_state(os.path.dirname(state_path))["step"] == steps
+    assert os.listdir(workdir) == ["00000-fewshot-cpu"]
