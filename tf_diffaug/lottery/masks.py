@@ -101,8 +101,9 @@ def is_prunable_kernel(variable):
     """Default selection: conv/dense kernels (variables named ``*kernel``, at least 2-D).
 
     The trainable flag is not looked at, so the frozen copy of an EMA generator gets the same
-    kernels as the generator. Biases, normalization scales, embeddings and spectral-norm ``vector_u`` are left dense, as in
-    Chen et al. 2021, who prune the convolution and linear weights.
+    kernels as the generator. Biases, normalization scales, embeddings and spectral-norm
+    ``vector_u`` are left dense, as in Chen et al. 2021, who prune the convolution and linear
+    weights.
     """
     return len(variable.shape) >= 2 and variable.name.endswith("kernel")
 
@@ -222,7 +223,9 @@ class PruningMasks:
         for name, constraint, mask in zip(self.names, self.constraints, masks):
             mask = np.asarray(mask, np.float32)
             if tuple(mask.shape) != tuple(constraint.mask.shape):
-                raise ValueError(f"Mask for {name!r} has shape {mask.shape}; the kernel has shape {tuple(constraint.mask.shape)}.")
+                raise ValueError(
+                    f"Mask for {name!r} has shape {mask.shape}; the kernel has shape {tuple(constraint.mask.shape)}."
+                )
             constraint.mask.assign(mask)
         self.apply()
 
@@ -302,4 +305,7 @@ class PruningMasks:
 
     def __repr__(self):
         pruned, total = self.counts()
-        return f"<PruningMasks {self.model.name!r}: {len(self.constraints)} kernels, {pruned}/{total} pruned ({pruned / total:.2%})>"
+        return (
+            f"<PruningMasks {self.model.name!r}: {len(self.constraints)} kernels, "
+            f"{pruned}/{total} pruned ({pruned / total:.2%})>"
+        )
