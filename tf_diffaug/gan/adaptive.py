@@ -31,7 +31,7 @@ def ada_update(p, sign_mean, target, images, kimg):
         float32 scalar `clip(p + sign(sign_mean - target) * images / (kimg * 1000), 0, 1)`.
 
     Example:
-    >>> float(ada_update(0.5, sign_mean=0.9, target=0.6, images=256, kimg=500))
+    >>> round(float(ada_update(0.5, sign_mean=0.9, target=0.6, images=256, kimg=500)), 6)
     0.500512
     >>> float(ada_update(0.0, sign_mean=0.0, target=0.6, images=256, kimg=500))
     0.0
