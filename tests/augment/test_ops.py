@@ -76,6 +76,15 @@ def test_reductions_match_numpy():
         np.testing.assert_allclose(fused.channel_sum(x), x.sum(axis=-1, keepdims=True), atol=1e-5)
 
 
+def test_half_precision_policy_does_not_overflow(ref):
+    # 160 x 160 x 3 values sum past float16's max (65504): the image mean must accumulate in float32
+    x = np.full((2, 160, 160, 3), 0.75, "float16")
+    np.testing.assert_array_equal(fused.image_mean(x).numpy().ravel(), [0.75, 0.75])
+    got = fused.compile_for_backend(True)(x, color=(np.zeros(2), np.ones(2), np.full(2, 0.5)))
+    assert got.dtype == tf.float16
+    np.testing.assert_allclose(np.asarray(got, np.float32), 0.75, atol=1e-3)
+
+
 def _params(x, ratio=0.5):
     b, h, w = x.shape[:3]
     return {
