@@ -121,12 +121,22 @@ def parse_policy(policy):
     return [op.strip() for op in policy.split(",") if op.strip()]
 
 
-def validate_config(config, known_policy_ops=POLICY_OPS):
+def _registered_policy_ops():
+    """Op names `td.DiffAugment` accepts now (built-ins plus `register_policy` additions)."""
+    try:
+        from tf_diffaug.augment import registered_names
+    except ImportError:
+        return POLICY_OPS
+    return tuple(registered_names())
+
+
+def validate_config(config, known_policy_ops=None):
     """Checks a resolved configuration and raises on the first bad value.
 
     Args:
         config: a dict with the keys of `DEFAULTS`.
-        known_policy_ops: accepted DiffAugment op names (user-registered policies add to them).
+        known_policy_ops: accepted DiffAugment op names (default: those registered with
+            `td.augment.register_policy`, built-ins included).
 
     Raises:
         ValueError: naming the key, the bad value and what is accepted.
@@ -169,6 +179,7 @@ def validate_config(config, known_policy_ops=POLICY_OPS):
     if not isinstance(config["policy"], str):
         raise ValueError(f"policy must be a comma-separated string, got {config['policy']!r}.")
     ops = parse_policy(config["policy"])
+    known_policy_ops = _registered_policy_ops() if known_policy_ops is None else known_policy_ops
     for op in ops:
         if op not in known_policy_ops:
             raise ValueError(
