@@ -16,6 +16,7 @@ from tf_diffaug.gan import losses as losses_lib
 from tf_diffaug.gan.train_step import AUGMENT_MODES
 from tf_diffaug.gan.train_step import GANTrainStep
 
+
 @keras.saving.register_keras_serializable(package="tf_diffaug")
 class GAN(GANTrainStep, keras.Model):
     """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
@@ -33,13 +34,19 @@ class GAN(GANTrainStep, keras.Model):
     `"real_only"` (reals only - the paper's failure mode that leaks `T` into the samples),
     `"d_only"` (reals and fakes in the D step only - G then fools an un-augmented D), `"none"`.
 
-    Distribution: under any `tf.distribute` strategy each replica draws its own `z` and
-    augmentation; per-replica losses are summed and divided by the global batch
-    (`num_replicas_in_sync * local_batch`, so local batches must be equal: use
-    `drop_remainder=True`). The latent batch is drawn for the whole global batch from the shared
-    seed and each replica takes its own slice, so `z` does not depend on the replica count.
+    Distribution: build and compile the GAN inside `strategy.scope()`. Each replica draws its own
+    `z` and augmentation: latents, and the parameters of augment layers with the Keras
+    preprocessing split (`get_random_transformation` / `transform_images`, as `td.DiffAugment`
+    and `td.augment.AdaptiveAugment`), are drawn for the whole global batch from the shared seed
+    and each replica uses its own slice, so a step on N replicas equals the single-device step on
+    the global batch (tested to rtol 1e-5). Per-replica loss sums are divided by the global batch
+    `num_replicas_in_sync * local_batch` (local batches must be equal: `drop_remainder=True`).
     Logged values are global per-example means whatever the replica count; under
     `MultiWorkerMirroredStrategy` they are rank-1 (shape `[1]`), as Keras requires.
+
+    Mixed precision: under `mixed_float16` both optimizers are wrapped in a
+    `LossScaleOptimizer` and losses go through `optimizer.scale_loss`; `mixed_bfloat16` needs no
+    scaling. Logits are cast to float32 before every loss.
 
     All state (G, D, the EMA copy, both optimizers, the augment layer incl. `p`, LeCam anchors,
     ADA accumulators, random-number state, the step counter) is tracked by the model, so
@@ -182,7 +189,7 @@ class GAN(GANTrainStep, keras.Model):
                 `grad_x D(T(x))`; False w.r.t. the augmented reals `y = T(x)`, `grad_y D(y)`.
             cr_weight: consistency-regularization weight (10 in the DiffAugment paper's
                 comparison); needs an augmentation applied to reals.
-            lecam_weight: LeCam weight (0.3 in Tseng et al. for CIFAR with DiffAugment); 0 disables.
+            lecam_weight: LeCam weight (Tseng et al. tune it per architecture and data size); 0 disables.
             lecam_decay: decay of the LeCam anchors' moving averages (0.99 in the paper).
             ada_target: target of `r_t = E[sign(D(T(real)))]` for adaptive augmentation (0.6 in
                 ADA), or None. Needs an augment layer with a weight `p`.
@@ -190,6 +197,11 @@ class GAN(GANTrainStep, keras.Model):
             ada_kimg: thousands of real images for `p` to go from 0 to 1 (ADA uses 500).
             **kwargs: passed to `keras.Model.compile` (`run_eagerly`, `jit_compile`,
                 `steps_per_execution`).
+
+        Example:
+        >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),  # doctest: +SKIP
+        ...             keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),
+        ...             loss="non_saturating", r1_gamma=10.0, ada_target=0.6)
         """
         for name in ("optimizer", "loss_weights", "metrics", "weighted_metrics"):
             if name in kwargs:
