@@ -199,3 +199,15 @@ def test_spectral_norm_bounds_every_wrapped_layer_of_a_discriminator():
         kernel = layer.kernel.numpy()
         sigma = np.linalg.svd(kernel.reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
         assert 0.99 < sigma < 1.1, (layer.name, sigma)
+
+
+@pytest.mark.parametrize("name,num_classes", [("dcgan", 3), ("sngan", None), ("biggan", 3), ("stylegan2", 3)])
+def test_clone_model_with_copied_weights_is_identical(name, num_classes):
+    # td.GAN's EMA generator is keras.models.clone_model(G) + set_weights(G.get_weights()).
+    generator, _ = build(name, 32, num_classes=num_classes)
+    activate_identity_at_init_layers(generator)
+    clone = keras.models.clone_model(generator)
+    clone.set_weights(generator.get_weights())
+    inputs = [tf.constant(latents(3)), tf.constant([0, 1, 2], dtype="int32")] if num_classes else tf.constant(latents(3))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(inputs)), keras.ops.convert_to_numpy(generator(inputs)))
+    assert [v.path.split("/")[-1] for v in clone.weights] == [v.path.split("/")[-1] for v in generator.weights]
