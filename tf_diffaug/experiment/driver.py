@@ -223,7 +223,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         ]
         if start_epoch < total_epochs:
             gan.fit(dataset, epochs=total_epochs, initial_epoch=start_epoch, steps_per_epoch=log_every,
-                    callbacks=callbacks, verbose=verbose)
+                    callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
     if chief:
         writer.draw()
     records = log.read()

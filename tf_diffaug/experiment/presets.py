@@ -152,10 +152,10 @@ PRESETS = {
         "source": (
             _DIFFAUG + ", 100-shot setting of DiffAugment-stylegan2/run_low_shot.py: StyleGAN2 "
             "(Karras et al. 2020) at 256x256, batch 16, Adam(0.002, 0, 0.99), non-saturating + R1 "
-            "gamma=10, 300 kimg = 18750 steps, full policy, x-flips. --dataset must name a folder "
+            "gamma=10, 300 kimg = 18750 steps, full policy, x-flips. --dataset names a folder "
             "of ~100 images (e.g. the 100-shot Obama/grumpy-cat/panda sets)"
         ),
-        "dataset": "100-shot-obama",
+        "dataset": "data/100-shot-obama",
         "split": "train",
         "network_preset": "stylegan2-lowshot-256",
         "mirror": True,
