@@ -79,7 +79,9 @@ def test_sample_grid_writes_fixed_latent_pngs_and_tensorboard(tmp_path):
     gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
     grid = td.gan.SampleGrid(str(tmp_path / "png"), every_n_epochs=1, num_samples=6, seed=5, log_dir=str(tmp_path / "tb"))
     images = np.random.default_rng(2).uniform(-1, 1, (8, 4, 4, 3)).astype(np.float32)
-    gan.fit(images, batch_size=4, epochs=2, verbose=0, callbacks=[grid])
+    by_step = td.gan.SampleGrid(str(tmp_path / "steps"), every_n_steps=3, num_samples=2, seed=5)
+    gan.fit(images, batch_size=4, epochs=2, verbose=0, callbacks=[grid, by_step])
+    assert [os.path.basename(f) for f in by_step.written] == ["samples_step_000003.png"]  # 4 steps in all
     files = sorted(glob.glob(str(tmp_path / "png" / "*.png")))
     assert [os.path.basename(f) for f in files] == ["samples_epoch_000001.png", "samples_epoch_000002.png"]
     expected = image_grid(to_uint8(gan.generate(6, seed=5)))  # same fixed z, final EMA weights
