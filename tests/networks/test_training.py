@@ -101,3 +101,30 @@ def test_gan_trains_dcgan_pair_with_diffaugment():
     history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), epochs=1, verbose=0)
     assert all(np.isfinite(v[-1]).all() for v in history.history.values())
     assert all(not np.array_equal(a, w.numpy()) for a, w in zip(before, generator.trainable_weights))
+
+
+@pytest.mark.parametrize("name,num_classes", [("biggan", 3), ("stylegan2", None)])
+def test_mixed_float16_forward_and_backward_are_finite(name, num_classes):
+    kwargs = {"biggan": {"ch": 8, "attention_resolution": 16},
+              "stylegan2": {"fmap_base": 256, "fmap_max": 16, "w_dim": 16, "mapping_layers": 2}}[name]
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        generator, discriminator = td.networks.get(name, 32, num_classes=num_classes, **kwargs)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    z = tf.constant(np.random.default_rng(0).normal(size=(4, 128)).astype("float32"))
+    labels = tf.constant([0, 1, 2, 0], dtype="int32")
+    with tf.GradientTape() as tape:
+        images = generator([z, labels] if num_classes else z, training=True)
+        logits = discriminator([images, labels] if num_classes else images, training=True)
+        loss = tf.reduce_mean(tf.cast(logits, "float32"))
+    assert images.dtype == "float16"
+    variables = generator.trainable_weights + discriminator.trainable_weights
+    grads = tape.gradient(loss, variables)
+    assert all(np.all(np.isfinite(tf.convert_to_tensor(g).numpy())) for g in grads)
+    # Same weights in float32 give nearly the same images.
+    g32, _ = td.networks.get(name, 32, num_classes=num_classes, **kwargs)
+    g32.set_weights(generator.get_weights())
+    images32 = g32([z, labels] if num_classes else z, training=False)
+    images16 = generator([z, labels] if num_classes else z, training=False)
+    np.testing.assert_allclose(tf.cast(images16, "float32").numpy(), images32.numpy(), atol=2e-2)

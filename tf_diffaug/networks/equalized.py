@@ -208,7 +208,7 @@ class MinibatchStdDev(keras.layers.Layer):
         for candidate in range(2, self.group_size + 1):
             group = ops.where(ops.equal(ops.mod(batch, candidate), 0), candidate, group)
         f = self.num_channels
-        y = ops.reshape(x, (group, -1, height, width, f, channels // f))
+        y = ops.reshape(ops.cast(x, "float32"), (group, -1, height, width, f, channels // f))  # f32 under mixed precision
         y = y - ops.mean(y, axis=0, keepdims=True)
         y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)  # [B/G, H, W, F, C/F]
         y = ops.mean(y, axis=(1, 2, 4))  # [B/G, F]
@@ -240,7 +240,8 @@ class LatentNormalization(keras.layers.Layer):
     """
 
     def call(self, x):
-        return x * ops.rsqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + 1e-8)
+        x32 = ops.cast(x, "float32")
+        return ops.cast(x32 * ops.rsqrt(ops.mean(ops.square(x32), axis=-1, keepdims=True) + 1e-8), x.dtype)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -152,9 +152,10 @@ class ModulatedConv2D(keras.layers.Layer):
             x = ops.image.resize(x, (2 * height, 2 * width), interpolation="bilinear")
         kernel = self.kernel * self.weight_gain
         y = ops.conv(x * styles[:, None, None, :], kernel, strides=1, padding="same")
-        if self.demodulate:
-            energy = ops.sum(ops.square(kernel), axis=(0, 1))  # [C_in, C_out]
-            y = y * ops.rsqrt(ops.matmul(ops.square(styles), energy) + 1e-8)[:, None, None, :]
+        if self.demodulate:  # coefficients in float32 (1e-8 underflows in float16)
+            energy = ops.sum(ops.square(ops.cast(kernel, "float32")), axis=(0, 1))  # [C_in, C_out]
+            coefficients = ops.rsqrt(ops.matmul(ops.square(ops.cast(styles, "float32")), energy) + 1e-8)
+            y = y * ops.cast(coefficients, y.dtype)[:, None, None, :]
         if self.noise is not None:
             y = self.noise(y, training=training)
         return bias_activation(y + self.bias, self.activation)
