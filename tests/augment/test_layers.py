@@ -269,3 +269,21 @@ def test_keras_file_round_trip(tmp_path):
     t = ada.get_random_transformation(X)
     np.testing.assert_array_equal(new_ada.transform_images(X, t), ada.transform_images(X, t))
     np.testing.assert_array_equal(loaded.predict(X, verbose=0), X)
+
+
+def test_second_order_gradient_through_the_fused_kernel():
+    """R1 'through T' differentiates the augmentation's backward pass: fused XLA == portable autodiff."""
+    x = tf.constant(X)
+    w = tf.Variable(RNG.normal(size=X.shape[1:]).astype("float32"))
+    results = []
+    for jit_compile in ("auto", False):
+        layer = augment.DiffAugment(seed=0, jit_compile=jit_compile)
+        t = layer.get_random_transformation(x)
+        with tf.GradientTape() as outer:
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                score = tf.reduce_sum(tf.tanh(layer.transform_images(x, t) * w))
+            penalty = tf.reduce_sum(inner.gradient(score, x) ** 2)
+        results.append((penalty.numpy(), outer.gradient(penalty, w).numpy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-4, atol=1e-5)
