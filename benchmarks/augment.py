@@ -8,6 +8,8 @@ the forward pass plus the gradient with respect to the images for a fixed upstre
 * ``tf_diffaug``: ``td.DiffAugment`` as shipped (parameter sampling included; the fused kernel,
   XLA-compiled on TensorFlow);
 * ``tf_diffaug (jit_compile=False)``: the same layer on its portable ``keras.ops`` path;
+* ``floor, whole step under XLA``: the floor compiled by XLA, for context only (ratios use the
+  graph-mode floor above, as the issue defines it);
 * ``gather reference``: a direct implementation, written here for comparison -- the three color
   ops one after another, translation by padding plus two batched gathers, cutout by a
   scatter-built mask -- the structure of the official ``DiffAugment_tf.py`` (Zhao et al., NeurIPS
@@ -57,8 +59,8 @@ def gather_reference(x, t):
     return x * tf.expand_dims(tf.maximum(1.0 - hit, 0.0), 3)
 
 
-def make_step(apply):
-    @tf.function
+def make_step(apply, jit_compile=False):
+    @tf.function(jit_compile=jit_compile)
     def step(x, upstream):
         with tf.GradientTape() as tape:
             tape.watch(x)
@@ -83,6 +85,7 @@ def bench(shape, trials):
         "gather reference": lambda v: gather_reference(v, sampler.get_random_transformation(v)),
     }
     steps = {name: make_step(fn) for name, fn in variants.items()}
+    steps["floor, whole step under XLA"] = make_step(variants["floor (x*a+b)"], jit_compile=True)
     # correctness first: every variant on the same explicit parameters
     t = sampler.get_random_transformation(x)
     expected = gather_reference(x, t)
@@ -107,6 +110,7 @@ def bench(shape, trials):
 
 
 def main():
+    tf.get_logger().setLevel("ERROR")  # one retrace per shape and variant is expected
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--shapes", default="64x32,16x256", help="comma-separated BATCHxSIZE")

@@ -129,8 +129,10 @@ def augment_batch_vjp(upstream, color=None, offsets=None, centers=None, cutout_s
     ``dx = P^T(mask * (a g + (b / C) sum_c g)) + (1 - k) / (H W C) * sum_hwc(mask * g)``.
 
     ``P^T`` is the inverse translation (a gather again) because a translation maps the kept pixels
-    one to one; the last term needs no gather because ``P^T`` preserves the sum over kept pixels.
-    The parameters are constants (sampled, not learned): no gradient flows to them.
+    one to one, and ``P^T(mask * e)`` is the inverse gather of ``e`` times the keep-mask of the
+    inverse translation with the cutout moved by ``-offsets``: no full-size mask is built or moved.
+    The last term needs no gather because ``P^T`` preserves the sum over kept pixels. The
+    parameters are constants (sampled, not learned): no gradient flows to them.
 
     Args:
         upstream: float tensor [B, H, W, C], the gradient of the loss with respect to the output.
@@ -140,28 +142,32 @@ def augment_batch_vjp(upstream, color=None, offsets=None, centers=None, cutout_s
         Tensor [B, H, W, C], the gradient with respect to the images.
     """
     upstream = ops.convert_to_tensor(upstream)
-    batch = ops.shape(upstream)[0]
-    height, width, channels = upstream.shape[1], upstream.shape[2], upstream.shape[3]
-    mask = None
-    if offsets is not None or centers is not None:
-        _, mask = spatial.gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
-        mask = ops.cast(mask, upstream.dtype)
-    kept = upstream * mask if mask is not None else upstream
+    shape = (ops.shape(upstream)[0], upstream.shape[1], upstream.shape[2])
+    channels = upstream.shape[3]
+    geometric = offsets is not None or centers is not None
+    out = upstream
     total = None
     if color is not None:
         _, saturation, contrast = color
         k = ops.reshape(ops.cast(contrast, upstream.dtype), (-1, 1, 1, 1))
         s = ops.reshape(ops.cast(saturation, upstream.dtype), (-1, 1, 1, 1))
+        kept = upstream
+        if geometric:
+            _, mask = spatial.gather_index_and_mask(shape, offsets, centers, cutout_size)
+            kept = upstream * ops.cast(mask, upstream.dtype)
         total = (1.0 - k) * image_mean(kept)
-        kept = (k * s) * kept + (k * (1.0 - s) / channels) * channel_sum(kept)
-    if offsets is not None:
-        index, inverse_mask = spatial.gather_index_and_mask(
-            (batch, height, width), -ops.cast(offsets, "int32")
-        )
-        flat = ops.reshape(kept, (-1, channels))
-        kept = ops.reshape(ops.take(flat, index, axis=0), ops.shape(upstream))
-        kept = kept * ops.cast(inverse_mask, upstream.dtype)
-    return kept + total if total is not None else kept
+        out = (k * s) * upstream + (k * (1.0 - s) / channels) * channel_sum(upstream)
+    if geometric:
+        if offsets is None:
+            _, mask = spatial.gather_index_and_mask(shape, None, centers, cutout_size)
+            out = out * ops.cast(mask, upstream.dtype)
+        else:
+            offsets = ops.cast(offsets, "int32")
+            moved = None if centers is None else ops.cast(centers, "int32") - offsets
+            index, mask = spatial.gather_index_and_mask(shape, -offsets, moved, cutout_size)
+            flat = ops.reshape(out, (-1, channels))
+            out = ops.reshape(ops.take(flat, index, axis=0), ops.shape(upstream)) * ops.cast(mask, upstream.dtype)
+    return out + total if total is not None else out
 
 
 def compile_for_backend(jit_compile=True):
