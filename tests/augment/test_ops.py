@@ -129,3 +129,5 @@ def test_fused_gradient_matches_autodiff_of_the_ops(jit_compile, parts):
     np.testing.assert_allclose(
         fused.augment_batch_vjp(upstream, color, offsets, centers, size), _grad(sequential, X, upstream), atol=2e-5
     )
+    autodiff = _grad(lambda x: fused.augment_batch(x, color, offsets, centers, size, fill=0.5), X, upstream)
+    np.testing.assert_allclose(autodiff, _grad(sequential, X, upstream), atol=2e-5)  # the other backends' path

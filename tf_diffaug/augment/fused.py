@@ -171,19 +171,19 @@ def augment_batch_vjp(upstream, color=None, offsets=None, centers=None, cutout_s
 
 
 def compile_for_backend(jit_compile=True):
-    """``augment_batch`` as an XLA-compiled forward and backward on TensorFlow; as is elsewhere.
+    """``augment_batch`` with its closed-form gradient on TensorFlow, XLA-compiled by default.
 
-    On the TensorFlow backend with ``jit_compile`` the result is a function with the signature of
-    ``augment_batch`` whose forward pass is one ``tf.function(jit_compile=True)`` and whose
-    gradient (``tf.custom_gradient``) is ``augment_batch_vjp`` compiled the same way. XLA fuses
-    each into a reduction plus one gather loop, which is what makes the policy cost a few
-    elementwise passes; without XLA TensorFlow runs each op as its own kernel. Inside an outer
-    XLA compilation the two functions are simply inlined. Python arguments (``fill``,
-    ``cutout_size``) are static. On other backends (or with ``jit_compile=False``) this returns
-    the portable ``augment_batch``, differentiated by the backend.
+    On the TensorFlow backend the result is a function with the signature of ``augment_batch``
+    whose gradient (``tf.custom_gradient``) is ``augment_batch_vjp`` instead of TensorFlow's
+    autodiff of the gather (a scatter-add). With ``jit_compile`` forward and backward are each one
+    ``tf.function(jit_compile=True)``: XLA fuses each into a reduction plus one gather loop, which
+    is what makes the policy cost a few elementwise passes; without XLA TensorFlow runs each op
+    as its own kernel. Inside an outer XLA compilation the two functions are simply inlined.
+    Python arguments (``fill``, ``cutout_size``) are static. On other backends this returns the
+    portable ``augment_batch`` itself, differentiated by the backend (``jax.jit`` fuses it there).
 
     Args:
-        jit_compile: bool; False returns the portable function on every backend.
+        jit_compile: bool; compile forward and backward with XLA (TensorFlow only).
 
     Returns:
         A callable ``f(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.)``.
@@ -193,12 +193,14 @@ def compile_for_backend(jit_compile=True):
     >>> augment = compile_for_backend()
     >>> y = augment(x, color=(d, s, k), offsets=o, centers=c, cutout_size=(16, 16))
     """
-    if not jit_compile or keras.backend.backend() != "tensorflow":
+    if keras.backend.backend() != "tensorflow":
         return augment_batch
     import tensorflow as tf  # only on the TensorFlow backend
 
-    forward = tf.function(augment_batch, jit_compile=True, autograph=False)
-    backward = tf.function(augment_batch_vjp, jit_compile=True, autograph=False)
+    forward, backward = augment_batch, augment_batch_vjp
+    if jit_compile:
+        forward = tf.function(augment_batch, jit_compile=True, autograph=False)
+        backward = tf.function(augment_batch_vjp, jit_compile=True, autograph=False)
 
     def augment(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.0):
         images = tf.convert_to_tensor(images)
