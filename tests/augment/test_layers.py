@@ -128,11 +128,11 @@ def test_empty_policy_is_identity():
     np.testing.assert_array_equal(augment.DiffAugment("", seed=0)(X, training=True), X)
 
 
-@pytest.mark.parametrize("jit_compile", ["auto", False])
-def test_inside_tf_function_with_xla(ref, jit_compile):
+@pytest.mark.parametrize("jit_compile,outer_jit", [("auto", True), (False, True), ("auto", False)])
+def test_inside_tf_function_with_xla(ref, jit_compile, outer_jit):
     layer = augment.DiffAugment(seed=4, jit_compile=jit_compile)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=outer_jit)
     def step(x):
         t = layer.get_random_transformation(x)
         return layer.transform_images(x, t), t, layer(x, training=True)

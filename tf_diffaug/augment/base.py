@@ -42,7 +42,9 @@ class RandomAugment(keras.layers.Layer):
         data_format: "channels_last" (NHWC) or "channels_first" (NCHW).
         seed: int or None, seeds the layer's ``keras.random.SeedGenerator``.
         jit_compile: "auto" or True runs the official policy through an XLA-compiled fused kernel
-            on the TensorFlow backend; False always uses the portable ``keras.ops`` code.
+            on the TensorFlow backend (works inside ``tf.function``, ``tf.data``, outer XLA and
+            ``tf.distribute``); False runs the same ``keras.ops`` kernel without XLA. Other
+            backends always run the portable ``keras.ops`` code (their own jit fuses it).
         **kwargs: standard layer arguments (name, dtype, ...).
 
     Input shape:
