@@ -166,7 +166,7 @@ class RandomAugment(keras.layers.Layer):
             return images
         x = self._to_nhwc(kops.convert_to_tensor(images))
         keys = self._keys()
-        if self.jit_compile and _fusable(self._augment_ops):
+        if _fusable(self._augment_ops):
             out = self._apply_fused(x, dict(zip([type(op) for op in self._augment_ops], keys)), transformation)
         else:
             out = x
@@ -176,7 +176,7 @@ class RandomAugment(keras.layers.Layer):
 
     def _apply_fused(self, x, key_of, transformation):
         if self._fused_fn is None:
-            self._fused_fn = fused.compile_for_backend(jit_compile=True)
+            self._fused_fn = fused.compile_for_backend(jit_compile=bool(self.jit_compile))
         color = None
         if policy.Brightness in key_of:
             color = tuple(transformation[key_of[t]] for t in (policy.Brightness, policy.Saturation, policy.Contrast))
