@@ -32,10 +32,14 @@ class AdaptiveAugment(keras.layers.Layer):
 
     Example:
 
-    >>> import tf_diffaug as td
-    >>> ada = td.augment.AdaptiveAugment(td.DiffAugment("color,translation,cutout"), initial_p=0.0)
-    >>> ada.p.assign(0.3)           # done by the GAN's ADA controller
-    >>> y = ada(x, training=True)   # about 30% of the samples augmented
+    >>> import numpy as np
+    >>> from tf_diffaug.augment import AdaptiveAugment, DiffAugment
+    >>> ada = AdaptiveAugment(DiffAugment("color,translation,cutout"), initial_p=0.0)
+    >>> x = np.random.uniform(-1, 1, (8, 16, 16, 3)).astype("float32")
+    >>> bool(np.array_equal(ada(x, training=True), x))  # p = 0: nothing augmented
+    True
+    >>> _ = ada.p.assign(0.3)       # done by the GAN's ADA controller
+    >>> y = ada(x, training=True)   # each sample augmented with probability 0.3
     """
 
     def __init__(self, augment, initial_p=0.0, seed=None, **kwargs):

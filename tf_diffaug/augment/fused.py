@@ -29,6 +29,8 @@ Example:
 >>> x = np.random.uniform(-1, 1, (4, 32, 32, 3)).astype("float32")
 >>> y = augment_batch(x, color=(np.zeros(4), np.ones(4), np.ones(4)),
 ...                   offsets=np.zeros((4, 2), "int32"))  # identity parameters
+>>> bool(np.allclose(y, x, atol=1e-6))
+True
 """
 
 import keras
@@ -101,7 +103,14 @@ def augment_batch(images, color=None, offsets=None, centers=None, cutout_size=No
 
     Example:
 
-    >>> y = augment_batch(x, color=(d, s, k), offsets=o, centers=c, cutout_size=(16, 16))
+    >>> import numpy as np
+    >>> x = np.ones((2, 8, 8, 3), "float32")
+    >>> y = augment_batch(x, offsets=np.array([[1, 0], [0, 0]], "int32"),
+    ...                   centers=np.array([[0, 0], [4, 4]], "int32"), cutout_size=(2, 2))
+    >>> [float(v) for v in y[0, :3, 0, 0]]  # sample 0: row 0 is shifted-in fill (and cut)
+    [0.0, 1.0, 1.0]
+    >>> float(y[1].numpy().sum()) / 3  # 64 pixels minus the 2 x 2 cut
+    60.0
     """
     images = ops.convert_to_tensor(images)
     geometric = offsets is not None or centers is not None
@@ -190,8 +199,13 @@ def compile_for_backend(jit_compile=True):
 
     Example:
 
+    >>> import numpy as np
     >>> augment = compile_for_backend()
-    >>> y = augment(x, color=(d, s, k), offsets=o, centers=c, cutout_size=(16, 16))
+    >>> x = np.zeros((2, 8, 8, 3), "float32")
+    >>> y = augment(x, color=(np.full(2, 0.5), np.ones(2), np.ones(2)),
+    ...             offsets=np.array([[0, 3], [0, 0]], "int32"))
+    >>> [float(v) for v in y[0, 0, 2:5, 0]]  # brightness +0.5, then columns 0-2 shifted in (fill 0)
+    [0.0, 0.5, 0.5]
     """
     if keras.backend.backend() != "tensorflow":
         return augment_batch

@@ -84,7 +84,10 @@ class ColorAugment(RandomAugment):
 
     Example:
 
+    >>> import numpy as np
     >>> y = ColorAugment(seed=1)(np.zeros((4, 16, 16, 3), "float32"), training=True)
+    >>> tuple(y.shape)
+    (4, 16, 16, 3)
     """
 
     def _make_ops(self):
@@ -109,7 +112,10 @@ class TranslationAugment(RandomAugment):
 
     Example:
 
+    >>> import numpy as np
     >>> y = TranslationAugment(ratio=0.25, seed=1)(np.ones((4, 16, 16, 3), "float32"), training=True)
+    >>> bool(np.all((np.asarray(y) == 0) | (np.asarray(y) == 1)))  # pixels moved or fill, never mixed
+    True
     """
 
     def __init__(self, ratio=0.125, **kwargs):
@@ -144,7 +150,10 @@ class CutoutAugment(RandomAugment):
 
     Example:
 
+    >>> import numpy as np
     >>> y = CutoutAugment(ratio=0.5, seed=1)(np.ones((4, 16, 16, 3), "float32"), training=True)
+    >>> bool(np.all((np.asarray(y) == 0).sum(axis=(1, 2, 3)) <= 8 * 8 * 3))  # at most one 8 x 8 square
+    True
     """
 
     def __init__(self, ratio=0.5, **kwargs):

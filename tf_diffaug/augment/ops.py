@@ -39,7 +39,10 @@ def adjust_brightness(images, delta):
 
     Example:
 
-    >>> adjust_brightness(np.zeros((2, 4, 4, 3), "float32"), np.array([0.1, -0.2], "float32"))
+    >>> import numpy as np
+    >>> y = adjust_brightness(np.zeros((2, 4, 4, 3), "float32"), np.array([0.1, -0.25], "float32"))
+    >>> float(y[1, 3, 3, 2])
+    -0.25
     """
     images = kops.convert_to_tensor(images)
     return images + _per_sample(delta, images)
