@@ -169,5 +169,8 @@ def test_curves_png_is_written(tmp_path):
     path = curves.plot_curves(records, str(tmp_path / "curves.png"), title="x")
     image = np.asarray(Image.open(path))
     assert image.shape[0] == 900 and image.shape[1] == 800  # 3 panels of 3 inches at 100 dpi
+    constant_p = [dict(r, aug_p=1.0) for r in records]
+    image = np.asarray(Image.open(curves.plot_curves(constant_p, str(tmp_path / "c2.png"))))
+    assert image.shape[0] == 600  # no aug_p panel when p never changes
     assert curves.series(records, "fid") == ([39], [100.0])
     assert image.std() > 0

@@ -2,8 +2,9 @@
 
 Reads the records of `metrics.jsonl` (one dict per log point, see `run_dir.MetricsLog`) and draws,
 with matplotlib's non-interactive Agg backend, one panel with every loss-like series
-(`d_loss`, `g_loss`, regularizer terms), one with the augmentation probability `aug_p` when it was
-logged, and one with FID (left axis) and KID (right axis) at the evaluation steps.
+(`d_loss`, `g_loss`, regularizer terms), one with the augmentation probability `aug_p` when it
+changes (adaptive augmentation), and one with FID (left axis) and KID (right axis) at the
+evaluation steps.
 
 Example:
     >>> records = [{"step": 10, "d_loss": 1.2, "g_loss": 0.8},
@@ -49,7 +50,7 @@ def plot_curves(records, path, title=None):
             if key not in keys:
                 keys.append(key)
     loss_keys = [k for k in keys if k not in _NOT_LOSSES and series(records, k)[0]]
-    has_p = bool(series(records, "aug_p")[0])
+    has_p = len(set(series(records, "aug_p")[1])) > 1  # a constant p (fixed DiffAugment) needs no panel
     panels = 2 + int(has_p)
     fig, axes = plt.subplots(panels, 1, figsize=(8, 3 * panels), sharex=True, squeeze=False)
     axes = axes[:, 0]

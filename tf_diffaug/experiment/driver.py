@@ -32,6 +32,7 @@ Example:
 import copy
 import os
 import sys
+import tempfile
 import time
 
 import keras
@@ -187,25 +188,29 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     with execution.dtype_policy(execution.precision_policy(config["mixed_precision"], config["strategy"])):
         with strategy.scope():
             gan = build_gan(config)
-        if path is None:
-            path = run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
-        run_dir_lib.write_json(os.path.join(path, run_dir_lib.CONFIG_FILE), config)
-        ckpt_dir = os.path.join(path, "checkpoints")
+        if chief:
+            path = path or run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
+            out = path
+        else:  # other workers of a multi-worker run write nothing into the shared run folder
+            out = tempfile.mkdtemp(prefix="tf_diffaug-worker-")
+            path = path or out
+        run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), config)
         if state:
             state = checkpoint_lib.restore_checkpoint(
-                gan, ckpt_dir, warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0))
-        log = run_dir_lib.MetricsLog(os.path.join(path, run_dir_lib.METRICS_FILE),
+                gan, os.path.join(path, "checkpoints"),
+                warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0))
+        log = run_dir_lib.MetricsLog(os.path.join(out, run_dir_lib.METRICS_FILE),
                                      resume_step=start_step if resume else None)
         if resume and stream is not None:
             stream.write(f"Resuming {path} from step {start_step}.\n")
         grids = callbacks_lib.StepSampleGrid(
-            os.path.join(path, "samples"), config["checkpoint_every"], num_samples=config["grid_size"],
-            seed=config["seed"] + 2_000_003, log_dir=os.path.join(path, "tensorboard") if chief else None)
+            os.path.join(out, "samples"), config["checkpoint_every"], num_samples=config["grid_size"],
+            seed=config["seed"] + 2_000_003, log_dir=os.path.join(out, "tensorboard"))
         writer = callbacks_lib.MetricsWriter(
-            log, log_every, config["steps"], curves_path=os.path.join(path, "curves.png"),
+            log, log_every, config["steps"], curves_path=os.path.join(out, "curves.png"),
             curves_every_epochs=config["checkpoint_every"] // log_every,
-            defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0}, stream=stream,
-            enabled=chief)
+            defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0},
+            stream=stream if chief else None)
         callbacks = [grids, writer] if chief else [writer]
         if config["fid_samples"]:
             import tf_diffaug as td
@@ -213,14 +218,13 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             callbacks.insert(0, td.metrics.FIDCallback(
                 reals, every_n_epochs=config["eval_every"] // log_every,
                 num_samples=config["fid_samples"], batch_size=config["fid_batch_size"],
-                log_dir=os.path.join(path, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
-                stats_path=os.path.join(path, "fid_reference.npz"), weights=inception,
+                log_dir=os.path.join(out, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
+                stats_path=os.path.join(out, "fid_reference.npz"), weights=inception,
                 fid_method=fid_method(len(reals), config["fid_samples"])))
-        callbacks += [
-            checkpoint_lib.Checkpointer(ckpt_dir, log_every, config["checkpoint_every"] // log_every,
-                                        enabled=chief),
-            keras.callbacks.TensorBoard(os.path.join(path, "tensorboard"), write_graph=False),
-        ]
+        callbacks.append(checkpoint_lib.Checkpointer(os.path.join(out, "checkpoints"), log_every,
+                                                     config["checkpoint_every"] // log_every))
+        if chief:
+            callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), write_graph=False))
         if start_epoch < total_epochs:
             gan.fit(dataset, epochs=total_epochs, initial_epoch=start_epoch, steps_per_epoch=log_every,
                     callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
