@@ -213,8 +213,8 @@ def compile_for_backend(jit_compile=True):
 
     forward, backward = augment_batch, augment_batch_vjp
     if jit_compile:
-        forward = tf.function(augment_batch, jit_compile=True, autograph=False)
-        backward = tf.function(augment_batch_vjp, jit_compile=True, autograph=False)
+        forward = tf.function(augment_batch, jit_compile=True, autograph=False, reduce_retracing=True)
+        backward = tf.function(augment_batch_vjp, jit_compile=True, autograph=False, reduce_retracing=True)
 
     def augment(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.0):
         images = tf.convert_to_tensor(images)
