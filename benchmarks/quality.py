@@ -59,6 +59,7 @@ flags.DEFINE_string("policy", "color,translation,cutout", "DiffAugment policy.")
 flags.DEFINE_bool("mirror", False, "Random x-flips of the reals (dataset augmentation, all modes).")
 flags.DEFINE_integer("grid_samples", 64, "Samples in each grid.")
 flags.DEFINE_integer("threads", 0, "TF intra/inter-op threads (0: TF default).")
+flags.DEFINE_string("report", None, "Print the Markdown tables of an existing results.json and exit (no training).")
 
 
 def evaluate(gan, extractor, references, n, seed):
@@ -194,8 +195,37 @@ def plot(runs, reference_names, path):
     plt.close(fig)
 
 
+def markdown(result):
+    """Markdown tables of a results.json: final FID/KID per run, FID over steps, and the summary."""
+    refs = list(result["reference_counts"])
+    lines = ["| mode | seed | " + " | ".join(f"FID vs {r} | KID vs {r}" for r in refs)
+             + " | FID / FID(none) | steps/s | train s | eval s |",
+             "|---|---|" + "---|---|" * len(refs) + "---|---|---|---|"]
+    summary = result.get("summary", {})
+    for run in result["runs"]:
+        f = run["final"]
+        ratio = summary.get(run["mode"], {}).get(f"fid_ratio_to_none_{refs[0]}")
+        lines.append(f"| {run['mode']} | {run['seed']} | "
+                     + " | ".join(f"{f[f'fid_{r}']:.1f} | {f[f'kid_{r}']:.3f} ± {f[f'kid_std_{r}']:.3f}" for r in refs)
+                     + f" | {'' if ratio is None else f'{ratio:.2f}'} | {run['steps_per_second']:.2f}"
+                     + f" | {run['train_seconds']:.0f} | {run['eval_seconds']:.0f} |")
+    steps = [p["step"] for p in result["runs"][0]["curve"]]
+    for ref in refs:
+        lines += ["", f"FID vs {ref} over generator steps:", "",
+                  "| mode | seed | " + " | ".join(str(s) for s in steps) + " |",
+                  "|---|---|" + "---|" * len(steps)]
+        for run in result["runs"]:
+            lines.append(f"| {run['mode']} | {run['seed']} | "
+                         + " | ".join(f"{p[f'fid_{ref}']:.1f}" for p in run["curve"]) + " |")
+    return "\n".join(lines)
+
+
 def main(argv):
     del argv
+    if FLAGS.report:
+        with open(FLAGS.report) as f:
+            print(markdown(json.load(f)))
+        return
     if FLAGS.steps % FLAGS.eval_every:
         raise ValueError(f"--eval_every={FLAGS.eval_every} must divide --steps={FLAGS.steps}.")
     unknown = set(FLAGS.modes) - {"none", "both", "real_only", "d_only"}
@@ -253,7 +283,7 @@ def main(argv):
             with open(out_json, "w") as f:
                 json.dump(result, f, indent=1)
             plot(result["runs"], list(references), os.path.join(FLAGS.out, "fid_curves.png"))
-    print(json.dumps(result["summary"], indent=1))
+    print(markdown(result))
     del np
 
 
