@@ -184,3 +184,40 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_pa
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == steps
     assert checkpoint_lib.read_state(os.path.dirname(state_path))["step"] == steps
     assert os.listdir(workdir) == ["00000-fewshot-cpu"]
+
+
+MIRRORED_SCRIPT = """
+import json, sys
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+from tf_diffaug import experiment
+workdir, folder = sys.argv[1], sys.argv[2]
+config = experiment.resolve_config("fewshot-cpu", dataset=folder, resolution=32, batch_size=4, steps=8,
+                                   log_every=1, eval_every=8, checkpoint_every=4, fid_samples=0, grid_size=4,
+                                   network_kwargs={"width": 8}, strategy="mirrored", adaptive=True)
+first = experiment.run(config, workdir, verbose=0, stream=None)
+p_saved = float(keras.ops.convert_to_numpy(first["model"].augment.p))
+resumed = experiment.run(experiment.resume_config(workdir, steps=10), workdir, resume=True, verbose=0, stream=None)
+gan = resumed["model"]
+print(json.dumps({"replicas": gan.distribute_strategy.num_replicas_in_sync, "p_saved": p_saved,
+                  "step": int(keras.ops.convert_to_numpy(gan.step_counter))}))
+"""
+
+
+def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
+    workdir = str(tmp_path / "runs")
+    out = subprocess.run(["timeout", "-k", "5", "170", sys.executable, "-c", MIRRORED_SCRIPT, workdir, image_folder],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["replicas"] == 2 and summary["step"] == 10
+    records = _records(os.path.join(workdir, "00000-fewshot-cpu"))
+    assert [r["step"] for r in records] == list(range(1, 11))
+    # ADA rule (DESIGN.md): p moves by (ada_interval * global batch) / 500k per adjustment, from 0.
+    quantum = 4 * 4 / 500_000
+    p = [r["aug_p"] for r in records]
+    assert p[7] == pytest.approx(summary["p_saved"]) and summary["p_saved"] > 0
+    assert all(abs(v / quantum - round(v / quantum)) < 1e-3 for v in p)
+    assert p[8] == pytest.approx(p[7])  # the resumed run starts from the restored p, not from 0
