@@ -103,6 +103,40 @@ def small_networks(seed=0, latent_dim=4, shape=(4, 4, 1), hidden=8):
     return generator, discriminator
 
 
+def advaug_networks(seed=0, latent_dim=4, shape=(4, 4, 1), num_classes=None, spectral_norm=False):
+    """Tiny seeded G and D with the AdvAug layers of the networks contract ("g_block1", "d_features").
+
+    G: `f = relu(z W0 + b0)` ("g_block1"), `tanh((f [+ E_g[y]]) W1 + b1)`, reshaped. D: `flatten(x)`,
+    `f = relu(x W2 + b2)` ("d_features"), `relu(f W3 + b3) W4 + b4 [+ E_d[y]]`. Labels enter after
+    the split layers, so both tails need them. Layer names: g0, g_embed, g1, d0, d1, d2, d_embed.
+    """
+    init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
+    bias = lambda offset: keras.initializers.RandomUniform(-0.3, 0.3, seed=seed + 10 + offset)  # noqa: E731
+    embed = lambda offset: keras.initializers.RandomUniform(-0.5, 0.5, seed=seed + 20 + offset)  # noqa: E731
+    z = keras.Input((latent_dim,), name="z")
+    labels = keras.Input((), dtype="int32", name="labels") if num_classes else None
+    f = keras.layers.Dense(6, activation="relu", kernel_initializer=init(0), bias_initializer=bias(0), name="g0")(z)
+    h = keras.layers.Identity(name="g_block1")(f)
+    if num_classes:
+        h = keras.layers.Add()([h, keras.layers.Embedding(num_classes, 6, embeddings_initializer=embed(0), name="g_embed")(labels)])
+    out = keras.layers.Dense(
+        int(np.prod(shape)), activation="tanh", kernel_initializer=init(1), bias_initializer=bias(1), name="g1"
+    )(h)
+    generator = keras.Model([z, labels] if num_classes else z, keras.layers.Reshape(shape)(out), name="advaug_g")
+    x = keras.Input(shape, name="images")
+    d_labels = keras.Input((), dtype="int32", name="labels") if num_classes else None
+    dense = keras.layers.Dense(5, activation="relu", kernel_initializer=init(2), bias_initializer=bias(2), name="d0")
+    h = (keras.layers.SpectralNormalization(dense) if spectral_norm else dense)(keras.layers.Flatten()(x))
+    h = keras.layers.Identity(name="d_features")(h)
+    h = keras.layers.Dense(3, activation="relu", kernel_initializer=init(3), bias_initializer=bias(3), name="d1")(h)
+    logits = keras.layers.Dense(1, kernel_initializer=init(4), bias_initializer=bias(4), name="d2")(h)
+    if num_classes:
+        class_bias = keras.layers.Embedding(num_classes, 1, embeddings_initializer=embed(1), name="d_embed")(d_labels)
+        logits = keras.layers.Add()([logits, keras.layers.Flatten()(class_bias)])
+    discriminator = keras.Model([x, d_labels] if num_classes else x, logits, name="advaug_d")
+    return generator, discriminator
+
+
 def all_state(gan):
     """Every variable of the GAN and its optimizers as NumPy arrays, keyed by position and kind.
 

@@ -15,6 +15,7 @@ from tf_diffaug.gan import ema as ema_lib
 from tf_diffaug.gan import losses as losses_lib
 from tf_diffaug.gan.train_step import AUGMENT_MODES
 from tf_diffaug.gan.train_step import GANTrainStep
+from tf_diffaug.lottery import advaug as advaug_lib
 
 
 @keras.saving.register_keras_serializable(package="tf_diffaug")
@@ -65,6 +66,13 @@ class GAN(GANTrainStep, keras.Model):
         ema_decay: decay of the EMA generator in [0, 1] (0.999 in BigGAN/SNGAN setups).
         ema_start_step: steps before which the EMA copy just follows G.
         seed: int seed of the latent/label sampling, or `None`.
+        advaug_gamma: AdvAug step size (Chen et al., NeurIPS 2021, arXiv:2103.00397; 0.01 in their
+            commands), 0 to disable (the plain step, bit for bit). D's penultimate features (layer
+            `"d_features"`) and G's first-block output (`"g_block1"`) get `f + gamma * sign(grad_f
+            mean D logit)` - the sign convention of the authors' code, see `td.lottery.advaug` -
+            and each network's loss is the mean of its clean and perturbed losses; composes with
+            `augment`/`augment_mode` (`T` sits between G's tail and D). Logs `d_advaug_loss`/
+            `g_advaug_loss` (the perturbed terms; `d_loss`/`g_loss` are the averaged losses).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -89,6 +97,7 @@ class GAN(GANTrainStep, keras.Model):
         ema_decay=0.999,
         ema_start_step=0,
         seed=None,
+        advaug_gamma=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -107,6 +116,8 @@ class GAN(GANTrainStep, keras.Model):
             raise ValueError(f"ema_decay must be in [0, 1]. Received ema_decay={ema_decay!r}.")
         if int(ema_start_step) < 0:
             raise ValueError(f"ema_start_step must be >= 0. Received ema_start_step={ema_start_step!r}.")
+        if isinstance(advaug_gamma, bool) or not isinstance(advaug_gamma, (int, float, np.number)) or advaug_gamma < 0:
+            raise ValueError(f"advaug_gamma must be a number >= 0. Received advaug_gamma={advaug_gamma!r}.")
         g_inputs = getattr(generator, "inputs", None) or []
         if g_inputs and g_inputs[0].shape[-1] not in (None, latent_dim):
             raise ValueError(
@@ -128,6 +139,9 @@ class GAN(GANTrainStep, keras.Model):
         self.ema_decay = float(ema_decay)
         self.ema_start_step = int(ema_start_step)
         self.seed = seed
+        self.advaug_gamma = float(advaug_gamma)
+        # A plain object (not tracked by Keras): head/tail views sharing G's and D's layers.
+        self._advaug = advaug_lib.FeatureAdvAug(generator, discriminator, self.advaug_gamma) if advaug_gamma else None
         self.ema_generator = ema_lib.clone_generator(generator, name=f"ema_{generator.name}")
         ema_lib.ema_pairs(self.ema_generator, generator)  # checks that the weights pair up
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed_generator")
@@ -151,6 +165,7 @@ class GAN(GANTrainStep, keras.Model):
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "real_score", "fake_score", "r1_penalty", "cr_penalty", "lecam_penalty")
+            + ("d_advaug_loss", "g_advaug_loss")
         }
         self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
         self._adaptive_p = False
@@ -263,6 +278,7 @@ class GAN(GANTrainStep, keras.Model):
         self.ada_kimg = float(ada_kimg)
         self._adaptive_p = adaptive_p
         self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
+        self._active_trackers += ["d_advaug_loss", "g_advaug_loss"] if self._advaug is not None else []
         for name, weight in (("r1_penalty", r1_gamma), ("cr_penalty", cr_weight), ("lecam_penalty", lecam_weight)):
             if weight > 0:
                 self._active_trackers.append(name)
@@ -386,6 +402,7 @@ class GAN(GANTrainStep, keras.Model):
             "ema_decay": self.ema_decay,
             "ema_start_step": self.ema_start_step,
             "seed": self.seed,
+            "advaug_gamma": self.advaug_gamma,
         }
 
     @classmethod

@@ -46,6 +46,8 @@ def _sum(values):
 class GANTrainStep:
     """Mixin with `train_step` and its parts; `td.GAN` provides the networks and settings."""
 
+    _advaug = None  # a `td.lottery.FeatureAdvAug` when `advaug_gamma > 0` (set by `td.GAN`)
+
     def _augment_flags(self):
         if self.augment is None:
             return (False, False, False)
@@ -83,6 +85,18 @@ class GANTrainStep:
         inputs = images if labels is None else [images, labels]
         return tf.reshape(tf.cast(self.discriminator(inputs, training=True), tf.float32), [-1])
 
+    def _discriminate_advaug(self, images, labels, perturbed):
+        """D's clean logits; with AdvAug also appends the logits at perturbed features to `perturbed`.
+
+        One D forward pass serves both (the head runs once); `perturbed` is a list so that the
+        R1 path, which needs a one-output `fn(x)`, can collect the perturbed logits on the side.
+        """
+        if self._advaug is None:
+            return self._discriminate(images, labels)
+        clean, adv = self._advaug.discriminator_logits(images, labels, training=True)
+        perturbed.append(tf.reshape(tf.cast(adv, tf.float32), [-1]))
+        return tf.reshape(tf.cast(clean, tf.float32), [-1])
+
     def _generate_batch(self, z, labels, training=True):
         inputs = z if labels is None else [z, labels]
         return self.generator(inputs, training=training)
@@ -116,21 +130,25 @@ class GANTrainStep:
         z, fake_labels = self._sample_latents(local_batch)
         fake = tf.stop_gradient(self._generate_batch(z, fake_labels))
         real = tf.cast(real, fake.dtype)
-        stats = {}
+        stats, perturbed = {}, []
         with tf.GradientTape() as tape:
             if self.r1_gamma > 0:
                 if self.r1_through_augment:
                     r1, real_logits = regularizers.r1_penalty(
-                        lambda x: self._discriminate(self._augment(x, aug_real), real_labels), real
+                        lambda x: self._discriminate_advaug(self._augment(x, aug_real), real_labels, perturbed), real
                     )
                 else:
                     r1, real_logits = regularizers.r1_penalty(
-                        lambda y: self._discriminate(y, real_labels), self._augment(real, aug_real)
+                        lambda y: self._discriminate_advaug(y, real_labels, perturbed), self._augment(real, aug_real)
                     )
             else:
-                real_logits = self._discriminate(self._augment(real, aug_real), real_labels)
-            fake_logits = self._discriminate(self._augment(fake, aug_fake), fake_labels)
+                real_logits = self._discriminate_advaug(self._augment(real, aug_real), real_labels, perturbed)
+            fake_logits = self._discriminate_advaug(self._augment(fake, aug_fake), fake_labels, perturbed)
             adversarial = self.adversarial_loss.discriminator(real_logits, fake_logits)
+            if self._advaug is not None:  # AdvAug: mean of the clean and the perturbed-feature loss
+                adversarial_adv = self.adversarial_loss.discriminator(*perturbed)
+                stats["d_advaug_loss"] = _sum(adversarial_adv) / global_batch
+                adversarial = (adversarial + adversarial_adv) / 2.0
             total = adversarial
             if self.r1_gamma > 0:
                 total += 0.5 * self.r1_gamma * r1
@@ -167,16 +185,26 @@ class GANTrainStep:
     def _generator_update(self, local_batch, global_batch):
         _, _, aug_fake_g = self._augment_flags()
         z, fake_labels = self._sample_latents(local_batch)
+        stats = {}
         with tf.GradientTape() as tape:
-            fake = self._generate_batch(z, fake_labels)
-            fake_logits = self._discriminate(self._augment(fake, aug_fake_g), fake_labels)
-            per_example = self.adversarial_loss.generator(fake_logits)
+            if self._advaug is None:
+                fake = self._generate_batch(z, fake_labels)
+                per_example = self.adversarial_loss.generator(
+                    self._discriminate(self._augment(fake, aug_fake_g), fake_labels)
+                )
+            else:  # AdvAug: perturb G's first-block output toward a higher D logit (through T and D)
+                d_fn = lambda x: self._discriminate(self._augment(x, aug_fake_g), fake_labels)  # noqa: E731
+                fake, fake_adv = self._advaug.generator_images(z, d_fn, fake_labels, training=True)
+                per_example_adv = self.adversarial_loss.generator(d_fn(fake_adv))
+                per_example = (self.adversarial_loss.generator(d_fn(fake)) + per_example_adv) / 2.0
+                stats["g_advaug_loss"] = _sum(per_example_adv) / global_batch
             loss = _sum(per_example) / global_batch
             scaled_loss = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
         gradients = tape.gradient(scaled_loss, variables)
         self.g_optimizer.apply_gradients(zip(gradients, variables))
-        return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, {"g_loss": loss})
+        stats["g_loss"] = loss
+        return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, stats)
 
     # ----------------------------------------------------------------------------- EMA and ADA
     def _update_ema(self, step):
@@ -203,7 +231,9 @@ class GANTrainStep:
             dict of float32 scalars (rank-1 `[1]` under `MultiWorkerMirroredStrategy`):
             `d_loss` (adversarial part, mean over D updates), `g_loss`, `real_score`/`fake_score`
             (mean logits of D's real/fake inputs in the D step), the un-weighted `r1_penalty`,
-            `cr_penalty`, `lecam_penalty` when enabled, and `aug_p` when adaptive. Each is the
+            `cr_penalty`, `lecam_penalty` when enabled, `aug_p` when adaptive, and with AdvAug
+            `d_advaug_loss`/`g_advaug_loss` (the losses at the perturbed features; `d_loss` and
+            `g_loss` are then the means of the clean and perturbed losses, the ones minimized). Each is the
             running mean over the epoch (the Keras tracker convention), `aug_p` the current value.
         """
         real, real_labels = self._unpack(data)
@@ -222,8 +252,8 @@ class GANTrainStep:
             )
 
         for name in self._active_trackers:
-            if name == "g_loss":
-                self.trackers[name].update_state(g_stats["g_loss"])
+            if name in g_stats:
+                self.trackers[name].update_state(g_stats[name])
             else:
                 self.trackers[name].update_state(tf.add_n([s[name] for s in d_stats]) / float(self.d_steps))
         logs = {name: self.trackers[name].result() for name in self._active_trackers}

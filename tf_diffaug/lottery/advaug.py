@@ -246,6 +246,17 @@ class FeatureAdvAug:
         self.gamma = float(gamma)
         self.objective = objective
         self.generator, self.discriminator = generator, discriminator
+        for role, network, name, where in (
+            ("generator", generator, g_layer, "the output of its first block"),
+            ("discriminator", discriminator, d_layer, "its penultimate feature vector (the final head's input)"),
+        ):
+            names = [layer.name for layer in getattr(network, "layers", [])]
+            if name not in names:
+                raise ValueError(
+                    f"AdvAug (gamma={gamma}) needs a layer named {name!r} in the {role} {network.name!r}, "
+                    f"which has none. Add `keras.layers.Identity(name={name!r})` on {where} of the functional "
+                    f"model (td.networks models have it), or pass the layer name. Layers: {names}."
+                )
         self.g_head, self.g_tail = split_model(generator, g_layer)
         self.d_head, self.d_tail = split_model(discriminator, d_layer)
 
