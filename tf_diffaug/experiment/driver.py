@@ -170,6 +170,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             raise ValueError(f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
                              f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config).")
         state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
+        if state and state["step"] > config["steps"]:
+            raise ValueError(f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
+                             f"to resume in {path!r}. Expected steps >= {state['step']}.")
     log_every = config["log_every"]
     total_epochs = config["steps"] // log_every
     start_step = state["step"] if state else 0
