@@ -107,7 +107,10 @@ def main(argv):
         return config
     from tf_diffaug.experiment import driver
 
-    return driver.run(config, FLAGS.workdir, resume=FLAGS.resume)
+    try:
+        return driver.run(config, FLAGS.workdir, resume=FLAGS.resume)
+    except driver.RunSetupError as error:  # bad dataset / network options: a usage error, no traceback
+        raise app.UsageError(str(error)) from None
 
 
 def run():

@@ -55,6 +55,10 @@ def test_flags_override_the_preset(tmp_path):
     (["--policy=color,flip"], "Unknown op 'flip' in policy 'color,flip'"),
     (["--network_kwargs=[1]"], "--network_kwargs must be a JSON object"),
     (["--resume"], "No run folder (NNNNN-<preset>) to resume"),
+    (["--dataset=no-such-set"], "Unknown dataset 'no-such-set'"),
+    (["--dataset=cifar10", "--resolution=32"], "The tfds dataset 'cifar10' is not prepared"),
+    (["--dataset=./no/such/folder"], "Dataset folder './no/such/folder' does not exist"),
+    (['--network_kwargs={"widht": 8}'], "Unknown option(s) ['widht'] for network 'dcgan'"),
 ])
 def test_inconsistent_flags_fail_before_any_work(argv, message, tmp_path):
     workdir = tmp_path / "runs"

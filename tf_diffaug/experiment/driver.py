@@ -44,6 +44,10 @@ from tf_diffaug.experiment import execution
 from tf_diffaug.experiment import run_dir as run_dir_lib
 
 
+class RunSetupError(ValueError):
+    """The data or the networks of a configuration cannot be set up (raised before training)."""
+
+
 def resume_config(workdir, **overrides):
     """Returns the saved configuration of the latest run in `workdir` with `overrides` applied.
 
@@ -74,7 +78,7 @@ def _check_data(config):
     """Fails early when the dataset looks like a path (has a separator) but is not a folder."""
     dataset = config["dataset"]
     if not os.path.isdir(dataset) and (os.sep in dataset or dataset.startswith(".")):
-        raise ValueError(f"Dataset folder {dataset!r} does not exist.")
+        raise RunSetupError(f"Dataset folder {dataset!r} does not exist.")
 
 
 def build_gan(config):
@@ -153,7 +157,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         last sample grid), `curves`, `metrics` (path of metrics.jsonl) and `wall_time` (seconds).
 
     Raises:
-        ValueError: for an invalid configuration or dataset (before any training work).
+        ValueError: for an invalid configuration (before any training work); `RunSetupError` when
+            the dataset cannot be loaded or the networks cannot be built (before the run folder
+            is created).
         FileNotFoundError: for `resume=True` with no run folder in `workdir`.
     """
     start = time.time()
@@ -186,11 +192,17 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         raise ValueError(f"batch_size {config['batch_size']} must be divisible by the "
                          f"{replicas} replicas of strategy {config['strategy']!r}.")
     keras.utils.set_random_seed(config["seed"] + start_step)
-    dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
-    reals = reference_images(config) if config["fid_samples"] else None
+    try:
+        dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
+        reals = reference_images(config) if config["fid_samples"] else None
+    except (ValueError, FileNotFoundError) as error:  # unknown / unprepared dataset, bad split...
+        raise RunSetupError(str(error)) from error
     with execution.dtype_policy(execution.precision_policy(config["mixed_precision"], config["strategy"])):
         with strategy.scope():
-            gan = build_gan(config)
+            try:
+                gan = build_gan(config)
+            except (ValueError, TypeError) as error:  # e.g. an unknown network_kwargs option
+                raise RunSetupError(str(error)) from error
         if chief:
             path = path or run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
             out = path
@@ -259,4 +271,4 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     return result
 
 
-__all__ = ["run", "resume_config", "build_gan", "load_dataset", "reference_images"]
+__all__ = ["RunSetupError", "run", "resume_config", "build_gan", "load_dataset", "reference_images"]
