@@ -4,6 +4,8 @@ Usage:
     python distributed_worker.py mirrored OUT.npz
         one training step on 2 MirroredStrategy replicas (2 logical CPUs) and on one device with
         the same global batch; saves both states.
+    python distributed_worker.py advaug OUT.npz
+        the same with AdvAug (advaug_gamma=0.05), DiffAugment and a class-conditional G and D.
     python distributed_worker.py multiworker OUT.npz      (TF_CONFIG set by the caller)
         a short fit under MultiWorkerMirroredStrategy; saves the final state and the logs.
 """
@@ -16,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 MODE, OUT = sys.argv[1], sys.argv[2]
-if MODE == "mirrored":
+if MODE in ("mirrored", "advaug"):
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
@@ -73,6 +75,31 @@ if MODE == "mirrored":
     with strategy.scope():
         mirrored = build(augment(), ada_target=1.0)
     mirrored_logs = fit(mirrored, dataset(8, 8), epochs=1)
+    np.savez(OUT, replicas=strategy.num_replicas_in_sync, **state(single, "single"), **state(mirrored, "mirrored"))
+    with open(OUT + ".json", "w") as f:
+        json.dump({"single": single_logs, "mirrored": mirrored_logs}, f)
+elif MODE == "advaug":
+    labels = np.random.default_rng(1).integers(0, 3, len(IMAGES)).astype(np.int32)
+
+    def build_advaug():
+        keras.utils.set_random_seed(0)
+        g, d = h.advaug_networks(seed=0, latent_dim=4, num_classes=3)
+        gan = td.GAN(g, d, latent_dim=4, num_classes=3, augment=td.DiffAugment("color,translation,cutout", seed=2),
+                     ema_decay=0.9, seed=3, advaug_gamma=0.05)
+        # SGD: Adam's g / sqrt(v) would amplify float-summation noise of near-zero gradients.
+        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), loss="hinge", r1_gamma=1.0)
+        return gan
+
+    data = tf.data.Dataset.from_tensor_slices((IMAGES[:16], labels[:16])).batch(8, drop_remainder=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    data = data.with_options(options)
+    single = build_advaug()
+    single_logs = fit(single, data, epochs=1)
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    with strategy.scope():
+        mirrored = build_advaug()
+    mirrored_logs = fit(mirrored, data, epochs=1)
     np.savez(OUT, replicas=strategy.num_replicas_in_sync, **state(single, "single"), **state(mirrored, "mirrored"))
     with open(OUT + ".json", "w") as f:
         json.dump({"single": single_logs, "mirrored": mirrored_logs}, f)

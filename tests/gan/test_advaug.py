@@ -143,3 +143,27 @@ def test_config_round_trip_and_errors():
     with pytest.raises(ValueError, match=r"'d_features'.*discriminator"):
         td.GAN(g_adv, d, latent_dim=4, advaug_gamma=0.01)
     td.GAN(g_adv, d_adv, latent_dim=4, advaug_gamma=0.01)
+
+
+def test_two_mirrored_replicas_equal_one_device_with_advaug(tmp_path):
+    """AdvAug + DiffAugment + conditional nets: 2 MirroredStrategy replicas give the one-device state."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    out = str(tmp_path / "advaug.npz")
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
+    proc = subprocess.run(["timeout", "-k", "10", "200", sys.executable, worker, "advaug", out],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    states = np.load(out)
+    assert int(states["replicas"]) == 2
+    keys = [k[len("single:"):] for k in states.files if k.startswith("single:")]
+    assert len(keys) > 20
+    for key in keys:
+        np.testing.assert_allclose(states["mirrored:" + key], states["single:" + key], rtol=1e-5, atol=1e-6, err_msg=key)
+    logs = json.load(open(out + ".json"))
+    assert "d_advaug_loss" in logs["single"][-1] and "g_advaug_loss" in logs["single"][-1]
+    for name, value in logs["single"][-1].items():
+        assert logs["mirrored"][-1][name] == pytest.approx(value, rel=1e-5, abs=1e-6), name
