@@ -102,8 +102,8 @@ def main(argv):
     config = config_from_flags(FLAGS)
     if FLAGS.dry_run:
         json.dump(config, sys.stdout, indent=2, sort_keys=True)
-        sys.stdout.write(f"\nDry run: nothing trained; a run would {'resume the latest run in' if FLAGS.resume else 'write a new folder in'} "
-                         f"{os.path.abspath(FLAGS.workdir)}\n")
+        action = "resume the latest run in" if FLAGS.resume else "write a new folder in"
+        sys.stdout.write(f"\nDry run: nothing trained; a run would {action} {os.path.abspath(FLAGS.workdir)}\n")
         return config
     from tf_diffaug.experiment import driver
 
