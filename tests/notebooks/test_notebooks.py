@@ -126,13 +126,18 @@ def test_02_few_shot_training(kernel_env, tmp_path):
 
 
 def frechet_distance_from_features(a, b):
-    """FID by the Gram-matrix route: tr sqrt(S_a S_b) = sum of singular values of A_c B_c^T / sqrt((n_a-1)(n_b-1))."""
+    """FID through the eigenvalues of the small [N_a, N_a] matrix M M^T, M = A_c B_c^T.
+
+    The non-zero eigenvalues of S_a S_b = A_c^T M B_c / c (c = (N_a - 1)(N_b - 1)) are those of
+    M M^T / c, so tr sqrt(S_a S_b) = sum(sqrt(eigvalsh(M M^T))) / sqrt(c).
+    """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     a_c, b_c = a - a.mean(0), b - b.mean(0)
-    scale_a, scale_b = len(a) - 1, len(b) - 1
-    trace_sqrt = np.linalg.svd(a_c @ b_c.T, compute_uv=False).sum() / np.sqrt(scale_a * scale_b)
+    m = a_c @ b_c.T
+    c = (len(a) - 1) * (len(b) - 1)
+    trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh(m @ m.T), 0, None)).sum() / np.sqrt(c)
     mean_term = np.sum((a.mean(0) - b.mean(0)) ** 2)
-    return mean_term + (a_c ** 2).sum() / scale_a + (b_c ** 2).sum() / scale_b - 2 * trace_sqrt
+    return mean_term + (a_c ** 2).sum() / (len(a) - 1) + (b_c ** 2).sum() / (len(b) - 1) - 2 * trace_sqrt
 
 
 def test_03_limited_data(kernel_env, tmp_path):
