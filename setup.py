@@ -15,11 +15,14 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["tf_diffaug", "tf_diffaug.*", "train", "train.*"]),
+    packages=find_packages(include=["tf_diffaug", "tf_diffaug.*"]) + ["tf_diffaug_train"],
+    # train/ installs as tf_diffaug_train: no generic top-level `train` module in site-packages.
+    package_dir={"tf_diffaug_train": "train"},
     package_data={"tf_diffaug": ["data/assets/*", "data/assets/**/*"]},
     include_package_data=True,
     install_requires=[
         "tensorflow>=2.21,<2.22",
+        "tensorboard>=2.21",  # tf.summary / TensorBoard callback; not a TF 2.21 dependency
         "keras>=3.15",
         "tensorflow-datasets>=4.9",
         "importlib_resources",  # tfds imports it but does not declare it
@@ -41,7 +44,7 @@ setup(
             "torch==2.13.0",
         ],
     },
-    entry_points={"console_scripts": ["tf-diffaug-train=train.main:run"]},
+    entry_points={"console_scripts": ["tf-diffaug-train=tf_diffaug_train.main:run"]},
     classifiers=[
         "License :: OSI Approved :: Apache Software License",
         "Programming Language :: Python :: 3",

@@ -10,6 +10,7 @@ __version__ = "0.1.0"
 
 from tf_diffaug import augment  # noqa: E402
 from tf_diffaug import data  # noqa: E402
+from tf_diffaug import experiment  # noqa: E402
 from tf_diffaug import gan  # noqa: E402
 from tf_diffaug import lottery  # noqa: E402
 from tf_diffaug import metrics  # noqa: E402
@@ -28,4 +29,4 @@ def __getattr__(name):
         return GAN
     raise AttributeError(f"module 'tf_diffaug' has no attribute {name!r}")
 
-__all__ = ["DiffAugment", "GAN", "augment", "data", "gan", "lottery", "metrics", "networks", "__version__"]
+__all__ = ["DiffAugment", "GAN", "augment", "data", "experiment", "gan", "lottery", "metrics", "networks", "__version__"]
