@@ -83,3 +83,20 @@ def test_python_m_train_dry_run_subprocess(tmp_path):
     printed = json.loads(out.stdout[: out.stdout.index("\nDry run:")])
     assert printed == experiment.resolve_config("biggan-cifar10-10pct", steps=5000)
     assert printed["split"] == "train[:10%]"
+
+
+def test_console_script_runs_outside_the_checkout(tmp_path):
+    # The installed `tf-diffaug-train` entry point (package `tf_diffaug_train`, not a top-level `train`)
+    # resolves the same configuration as `python -m train`, from a folder that is not the checkout.
+    from importlib import metadata
+
+    (entry,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "tf-diffaug-train"]
+    assert entry.value == "tf_diffaug_train.main:run"
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys; from tf_diffaug_train.main import run; sys.argv[0] = 'tf-diffaug-train'; run()",
+         "--preset=fashion-mnist-1pct", "--dry_run", "--steps=6000", f"--workdir={tmp_path / 'runs'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    printed = json.loads(out.stdout[: out.stdout.index("\nDry run:")])
+    assert printed == experiment.resolve_config("fashion-mnist-1pct", steps=6000)
+    assert not (tmp_path / "runs").exists()
