@@ -40,6 +40,13 @@ flags.DEFINE_integer("log_every", None, "Steps per log point (one Keras epoch / 
 flags.DEFINE_integer("eval_every", None, "Steps between FID/KID evaluations (multiple of --log_every).")
 flags.DEFINE_integer("checkpoint_every", None, "Steps between checkpoints and sample grids (multiple of --log_every).")
 flags.DEFINE_integer("fid_samples", None, "Generated images per FID/KID evaluation (0 disables).")
+flags.DEFINE_float("advaug_gamma", None, "AdvAug step size on D's and G's features (Chen et al. 2021: 0.01; 0 off).")
+flags.DEFINE_integer("prune_rounds", None, "Lottery ticket: IMP rounds before training (0: dense networks).")
+flags.DEFINE_float("prune_fraction", None, "Share of the remaining G (and D) kernel weights pruned per round.")
+flags.DEFINE_integer("prune_steps", None, "Training steps per IMP round (default: --steps).")
+flags.DEFINE_string("rewind", None, "Rewind survivors to 'init' or to an integer step k of round 1 (late rewinding).")
+flags.DEFINE_bool("prune_discriminator", None, "Also prune D's kernels each round.")
+flags.DEFINE_bool("reset_discriminator", None, "Rewind D after each round (--noreset_discriminator: keep training it).")
 flags.DEFINE_string("workdir", "./runs", "Folder of the numbered run folders.")
 flags.DEFINE_bool("resume", False, "Continue the latest run in --workdir from its last checkpoint.")
 flags.DEFINE_enum("strategy", None, list(config_lib.STRATEGIES), "tf.distribute strategy.")
@@ -50,12 +57,18 @@ flags.DEFINE_bool("dry_run", False, "Print the resolved configuration and exit."
 # Flags that map one-to-one onto configuration keys (None = take the preset's value).
 CONFIG_FLAGS = ("dataset", "split", "resolution", "channels", "network", "policy", "augment_mode",
                 "adaptive", "loss", "steps", "batch_size", "lr", "log_every", "eval_every",
-                "checkpoint_every", "fid_samples", "strategy", "mixed_precision", "seed")
+                "checkpoint_every", "fid_samples", "strategy", "mixed_precision", "seed", "advaug_gamma",
+                "prune_rounds", "prune_fraction", "prune_steps", "prune_discriminator", "reset_discriminator")
 
 
 def overrides_from_flags(flag_values=FLAGS):
     """Returns {config key: value} for the flags that were set on the command line."""
     overrides = {name: flag_values[name].value for name in CONFIG_FLAGS}
+    rewind = flag_values.rewind
+    if rewind is not None:
+        if rewind != "init" and not rewind.isdigit():
+            raise app.UsageError(f"--rewind must be 'init' or a non-negative integer step, got {rewind!r}.")
+        overrides["rewind"] = rewind if rewind == "init" else int(rewind)
     if flag_values.network_kwargs:
         try:
             kwargs = json.loads(flag_values.network_kwargs)

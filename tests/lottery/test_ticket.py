@@ -192,10 +192,12 @@ def test_end_to_end_with_td_gan():
     _, total = ticket.generator_masks.counts()
     assert ticket.generator_masks.sparsity == pytest.approx(1 - _alive(total, 0.2, 2) / total, rel=1e-12)
     assert {"d_loss", "g_loss"} <= set(ticket.rounds[-1])
+    assert int(gan.step_counter) == 0  # rewound to init with the weights: 2 rounds x 2 steps undone
     mask_by_index = dict(zip(_kernel_indices(gan.generator), ticket.generator_masks.masks))
     for i, (now, start) in enumerate(zip(_numpy(gan.generator), init_g)):
         np.testing.assert_array_equal(now, start * mask_by_index.get(i, 1.0))
     td.lottery.train_ticket(gan, ticket, lottery_toy_gan.make_dataset(seed=8), steps=2)
+    assert int(gan.step_counter) == 2
     for masks in (ticket.generator_masks, ticket.discriminator_masks, ticket.ema_masks):
         assert masks.model in (gan.generator, gan.discriminator, gan.ema_generator)
         for variable, mask in zip(masks.kernels, masks.masks):
@@ -221,3 +223,30 @@ def test_reset_optimizer_to_zero_state_or_snapshot():
     assert int(optimizer.iterations) == 0 and float(optimizer.learning_rate) == pytest.approx(0.1)
     slots = [v for v in optimizer.variables if v.name not in ("iteration", "learning_rate")]
     assert slots and all(not np.any(keras.ops.convert_to_numpy(v)) for v in slots)
+
+
+def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
+    import tf_diffaug as td
+
+    generator, discriminator = lottery_toy_gan.make_networks(seed=3)
+    augment = td.augment.AdaptiveAugment(td.DiffAugment("color,translation", seed=0), initial_p=0.5, seed=1)
+    gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, augment=augment, seed=0)
+    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge", ada_target=0.6,
+                ada_interval=1, lecam_weight=0.1)
+
+    class Record(keras.callbacks.Callback):  # (step, p, LeCam anchor) at the end of every fit
+        seen = []
+
+        def on_train_end(self, logs=None):
+            self.seen.append((int(gan.step_counter), float(augment.p.numpy()), float(gan.lecam_anchor_real.numpy())))
+
+    record = Record()
+    td.lottery.find_ticket(gan, lottery_toy_gan.make_dataset(seed=3), rounds=2, steps_per_round=3, rewind=1,
+                           callbacks=[record])
+    # fits: 1 step (the snapshot is taken after it), 2 steps, [rewind], 3 steps, [rewind]
+    assert [step for step, _, _ in record.seen] == [1, 3, 4]
+    assert record.seen[1][2] != record.seen[0][2]  # the LeCam anchor moved after the snapshot...
+    assert {p for _, p, _ in record.seen} != {0.5}  # ...and so did p (ADA, interval 1)
+    assert int(gan.step_counter) == 1  # ...and everything is back at the snapshot of step 1
+    assert float(augment.p.numpy()) == record.seen[0][1]
+    assert float(gan.lecam_anchor_real.numpy()) == record.seen[0][2]

@@ -82,6 +82,13 @@ def test_network_preset_values_are_the_base_and_latent_dim_moves_out_of_kwargs()
     ({"steps": 0}, "steps must be >= 1, got 0"),
     ({"fid_samples": 1}, "fid_samples must be 0"),
     ({"colour": 1}, "Unknown configuration key(s) ['colour']"),
+    ({"prune_fraction": 1.0}, "prune_fraction must be in (0, 1), got 1.0"),
+    ({"prune_rounds": -1}, "prune_rounds must be >= 0, got -1"),
+    ({"prune_steps": 0}, "prune_steps must be None (= steps) or an integer >= 1, got 0"),
+    ({"prune_steps": 100, "rewind": 100}, "rewind must be 'init' or an integer step in [0, 100)"),
+    ({"rewind": "late"}, "rewind must be 'init' or an integer step in [0, 3000)"),
+    ({"advaug_gamma": -0.01}, "advaug_gamma must be >= 0, got -0.01"),
+    ({"prune_discriminator": 1}, "prune_discriminator must be True or False, got 1"),
 ])
 def test_inconsistent_values_fail_naming_them(overrides, message):
     with pytest.raises(ValueError) as info:

@@ -221,3 +221,51 @@ def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
     assert p[7] == pytest.approx(summary["p_saved"]) and summary["p_saved"] > 0
     assert all(abs(v / quantum - round(v / quantum)) < 1e-3 for v in p)
     assert p[8] == pytest.approx(p[7])  # the resumed run starts from the restored p, not from 0
+
+
+def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(image_folder, tmp_path, capsys):
+    # Stage I (2 IMP rounds of 2 steps, 20 % per round) then stage II with AdvAug, through the CLI.
+    from train import main as cli
+
+    workdir = str(tmp_path / "runs")
+    argv = ["train", f"--dataset={image_folder}", "--resolution=32", "--batch_size=4",
+            '--network_kwargs={"width": 8}', "--log_every=1", "--checkpoint_every=1", "--fid_samples=0",
+            "--prune_rounds=2", "--prune_steps=2", "--rewind=init", "--advaug_gamma=0.01", f"--workdir={workdir}"]
+    cli.FLAGS.unparse_flags()
+    cli.FLAGS(argv + ["--steps=2"])
+    first = cli.main(["train"])
+    out = capsys.readouterr().out
+    run_dir = first["run_dir"]
+    ticket_dir = os.path.join(run_dir, "ticket")
+    masks = td.lottery.PruningMasks(first["model"].generator)  # reads back the attached masks
+    pruned, total = masks.counts()
+    # Global magnitude pruning removes floor-rounded 20 % of the survivors per round (one weight of slack).
+    assert abs(pruned - (total - 0.8 * (0.8 * total))) <= 2
+    assert first["generator_sparsity"] == pytest.approx(pruned / total)
+    assert f"Lottery ticket: G sparsity {pruned / total:.2%}" in out
+    with np.load(os.path.join(ticket_dir, "generator_masks.npz")) as saved:
+        for i, mask in enumerate(masks.masks):
+            np.testing.assert_array_equal(saved[f"mask_{i}"], mask.astype(bool))
+    with open(os.path.join(ticket_dir, "ticket.json")) as f:
+        record = json.load(f)
+    assert [r["round"] for r in record["rounds"]] == [1, 2]
+    assert record["rounds"][-1]["generator_sparsity"] == pytest.approx(pruned / total)
+    assert [r["step"] for r in _records(run_dir)] == [1, 2]  # stage I is not part of the run's steps
+    gan = first["model"]
+    assert int(keras.ops.convert_to_numpy(gan.step_counter)) == 2  # rewound to 0 after stage I, then 2 steps
+    assert gan.advaug_gamma == pytest.approx(0.01)
+    for model in (gan.generator, gan.ema_generator):
+        for variable, mask in zip(td.lottery.PruningMasks(model).kernels, masks.masks):
+            assert np.all(keras.ops.convert_to_numpy(variable)[mask == 0] == 0.0)
+
+    cli.FLAGS.unparse_flags()
+    cli.FLAGS(["train", "--resume", f"--workdir={workdir}", "--steps=4"])
+    resumed = cli.main(["train"])
+    out = capsys.readouterr().out
+    assert "Ticket reloaded from" in out and "Finding a lottery ticket" not in out
+    assert [r["step"] for r in _records(run_dir)] == [1, 2, 3, 4]
+    again = td.lottery.PruningMasks(resumed["model"].generator)
+    for before, after, variable in zip(masks.masks, again.masks, again.kernels):
+        np.testing.assert_array_equal(before, after)
+        assert np.all(keras.ops.convert_to_numpy(variable)[after == 0] == 0.0)
+    assert int(keras.ops.convert_to_numpy(resumed["model"].step_counter)) == 4

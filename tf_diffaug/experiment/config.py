@@ -43,8 +43,9 @@ DATASET_SIZES = {
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _INT_KEYS = ("resolution", "channels", "latent_dim", "ada_interval", "d_steps", "ema_start_step",
              "batch_size", "steps", "log_every", "eval_every", "checkpoint_every", "fid_samples",
-             "fid_batch_size", "grid_size", "seed")
-_FLOAT_KEYS = ("ada_target", "g_lr", "d_lr", "beta_1", "beta_2", "r1_gamma", "ema_decay")
+             "fid_batch_size", "grid_size", "seed", "prune_rounds")
+_FLOAT_KEYS = ("ada_target", "g_lr", "d_lr", "beta_1", "beta_2", "r1_gamma", "ema_decay", "advaug_gamma",
+               "prune_fraction")
 # Keys that may change when a run is resumed (everything else must match the saved config.json).
 RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid_batch_size",
                   "strategy")
@@ -154,7 +155,7 @@ def validate_config(config, known_policy_ops=None):
                 "checkpoint_every", "fid_batch_size", "d_steps", "ada_interval", "grid_size"):
         if config[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {config[key]!r}.")
-    for key in ("fid_samples", "ema_start_step", "r1_gamma"):
+    for key in ("fid_samples", "ema_start_step", "r1_gamma", "advaug_gamma", "prune_rounds"):
         if config[key] < 0:
             raise ValueError(f"{key} must be >= 0, got {config[key]!r}.")
     for key in ("g_lr", "d_lr"):
@@ -163,6 +164,7 @@ def validate_config(config, known_policy_ops=None):
     for key in ("beta_1", "beta_2", "ema_decay", "ada_target"):
         if not 0.0 <= config[key] <= 1.0:
             raise ValueError(f"{key} must be in [0, 1], got {config[key]!r}.")
+    _check_pruning(config)
     _check_choice(config, "network", NETWORKS)
     _check_choice(config, "augment_mode", AUGMENT_MODES)
     _check_choice(config, "strategy", STRATEGIES)
@@ -219,6 +221,27 @@ def validate_config(config, known_policy_ops=None):
             f"split {config['split']!r} ({size} images). Expected batch_size <= {size}."
         )
     return config
+
+
+def _check_pruning(config):
+    """The lottery-ticket keys: fraction in (0, 1), steps per round, the rewind point, booleans."""
+    if not 0.0 < config["prune_fraction"] < 1.0:
+        raise ValueError(f"prune_fraction must be in (0, 1), got {config['prune_fraction']!r}.")
+    prune_steps = config["prune_steps"]
+    if prune_steps is not None and (isinstance(prune_steps, bool) or not isinstance(prune_steps, int)
+                                    or prune_steps < 1):
+        raise ValueError(f"prune_steps must be None (= steps) or an integer >= 1, got {prune_steps!r}.")
+    round_steps = config["steps"] if prune_steps is None else prune_steps
+    rewind = config["rewind"]
+    if rewind != "init" and (isinstance(rewind, bool) or not isinstance(rewind, int)
+                             or not 0 <= rewind < round_steps):
+        raise ValueError(
+            f"rewind must be 'init' or an integer step in [0, {round_steps}) (the steps of one pruning "
+            f"round) for late rewinding, got {rewind!r}."
+        )
+    for key in ("prune_discriminator", "reset_discriminator"):
+        if not isinstance(config[key], bool):
+            raise ValueError(f"{key} must be True or False, got {config[key]!r}.")
 
 
 def _slice_count(total, spec):

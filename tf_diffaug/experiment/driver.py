@@ -13,7 +13,9 @@ shows the losses and ETA of each log interval, and writes into `workdir/NNNNN-<p
 - `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed;
 - `tensorboard/`: `keras.callbacks.TensorBoard` logs;
 - `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
-- `curves.png`: losses, `aug_p` and FID/KID over steps.
+- `curves.png`: losses, `aug_p` and FID/KID over steps;
+- `ticket/`: with `prune_rounds > 0`, the pruning masks found before training and their
+  per-round record (see `ticket.prepare_ticket`).
 
 With `resume=True` the latest run folder of `workdir` continues from its last checkpoint: the
 weights, optimizer slots, EMA, `p` and seed-generator states come back from the weights file, the
@@ -42,10 +44,19 @@ from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import config as config_lib
 from tf_diffaug.experiment import execution
 from tf_diffaug.experiment import run_dir as run_dir_lib
+from tf_diffaug.experiment import ticket as ticket_lib
 
 
 class RunSetupError(ValueError):
     """The data or the networks of a configuration cannot be set up (raised before training)."""
+
+
+def _saved_config(path):
+    """The `config.json` of run folder `path`, with the defaults of keys added since it was written."""
+    from tf_diffaug.experiment import presets as presets_lib
+
+    saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+    return dict(copy.deepcopy(presets_lib.DEFAULTS), **saved)
 
 
 def resume_config(workdir, **overrides):
@@ -59,7 +70,7 @@ def resume_config(workdir, **overrides):
         ValueError: naming an override that cannot change on resume.
     """
     path = run_dir_lib.latest_run_dir(workdir)
-    config = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+    config = _saved_config(path)
     changed = {k: v for k, v in overrides.items() if v is not None and config.get(k) != v}
     if "lr" in changed and config["g_lr"] == changed["lr"] == config["d_lr"]:
         changed.pop("lr")
@@ -100,7 +111,7 @@ def build_gan(config):
     gan = td.GAN(generator, discriminator, latent_dim=config["latent_dim"], augment=augment,
                  augment_mode=config["augment_mode"], num_classes=config["num_classes"],
                  ema_decay=config["ema_decay"], ema_start_step=config["ema_start_step"],
-                 seed=config["seed"])
+                 advaug_gamma=config["advaug_gamma"], seed=config["seed"])
     gan.compile(
         g_optimizer=keras.optimizers.Adam(config["g_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
         d_optimizer=keras.optimizers.Adam(config["d_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
@@ -154,7 +165,8 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
 
     Returns:
         dict with `run_dir`, `step`, `fid`, `kid` (None when never evaluated), `grid` (path of the
-        last sample grid), `curves`, `metrics` (path of metrics.jsonl) and `wall_time` (seconds).
+        last sample grid), `curves`, `metrics` (path of metrics.jsonl), `wall_time` (seconds),
+        `generator_sparsity` (of a lottery-ticket run; 0.0 for dense networks) and `model`.
 
     Raises:
         ValueError: for an invalid configuration (before any training work); `RunSetupError` when
@@ -169,7 +181,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     state, path = None, None
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
-        saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+        saved = _saved_config(path)
         fixed = sorted(k for k in set(saved) | set(config)
                        if k not in config_lib.RESUMABLE_KEYS and saved.get(k) != config.get(k))
         if fixed:
@@ -210,6 +222,11 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             out = tempfile.mkdtemp(prefix="tf_diffaug-worker-")
             path = path or out
         run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), config)
+        ticket = None
+        if config["prune_rounds"]:
+            ticket = ticket_lib.prepare_ticket(gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR),
+                                      out=os.path.join(out, ticket_lib.TICKET_DIR), verbose=verbose,
+                                      stream=stream if chief else None)
         if state:
             state = checkpoint_lib.restore_checkpoint(
                 gan, os.path.join(path, "checkpoints"),
@@ -258,6 +275,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         "curves": os.path.join(path, "curves.png"),
         "metrics": log.path,
         "wall_time": time.time() - start,
+        "generator_sparsity": ticket.generator_sparsity if ticket is not None else 0.0,
         "model": gan,
     }
     if stream is not None:
@@ -267,6 +285,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             f"\nRun folder: {path}\nFinal step {result['step']}: FID {fid}, KID {kid} "
             f"({config['fid_samples']} samples)\nLast sample grid: {result['grid']}\n"
             f"Curves: {result['curves']}\nWall time: {result['wall_time']:.0f} s\n")
+        if ticket is not None:
+            stream.write(f"Lottery ticket: G sparsity {ticket.generator_sparsity:.2%} "
+                         f"({os.path.join(path, ticket_lib.TICKET_DIR)})\n")
         stream.flush()
     return result
 

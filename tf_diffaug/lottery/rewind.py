@@ -76,6 +76,8 @@ class TrainingSnapshot:
         models: ``{name: keras.Model}``; ``None`` values are skipped.
         optimizers: ``{name: optimizer}``; ``None`` values are skipped.
         step: the training step the snapshot was taken at (informational, e.g. 0 for "init").
+        variables: other variables to record (e.g. a GAN's step counter and adaptive p), put
+            back by ``restore_variables``.
 
     Example:
         >>> net = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
@@ -86,8 +88,9 @@ class TrainingSnapshot:
         True
     """
 
-    def __init__(self, models, optimizers=None, step=0):
+    def __init__(self, models, optimizers=None, step=0, variables=()):
         self.step = int(step)
+        self.variables = [(v, np.array(keras.ops.convert_to_numpy(v))) for v in variables]
         self.weights = {
             name: [np.array(w) for w in model.get_weights()] for name, model in models.items() if model is not None
         }
@@ -106,6 +109,11 @@ class TrainingSnapshot:
         if name not in self.optimizer_states:
             raise KeyError(f"No optimizer state recorded for {name!r}. Recorded: {sorted(self.optimizer_states)}.")
         reset_optimizer(optimizer, self.optimizer_states[name])
+
+    def restore_variables(self):
+        """Puts the recorded ``variables`` back to their values at the snapshot."""
+        for variable, value in self.variables:
+            variable.assign(value)
 
     def survivors_match(self, name, masks):
         """True when every unpruned kernel weight equals its recorded value exactly (a check)."""

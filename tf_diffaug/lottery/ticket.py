@@ -9,8 +9,9 @@ subnetwork on the same data. The discriminator is either kept dense or pruned al
 ("fine-tuned") for the next round (``reset_discriminator``).
 
 The driver only uses ``gan.generator``, ``gan.discriminator``, ``gan.ema_generator`` (optional),
-``gan.g_optimizer`` / ``gan.d_optimizer`` (for ``reset_optimizers``) and ``gan.fit``, so it drives
-``td.GAN`` or any keras.Model GAN with those attributes.
+``gan.g_optimizer`` / ``gan.d_optimizer`` (for ``reset_optimizers``), ``gan.fit`` and the GAN's own
+non-trainable state variables (step counter, regularizer anchors, adaptive p: rewound with the
+weights), so it drives ``td.GAN`` or any keras.Model GAN with those attributes.
 """
 
 import dataclasses
@@ -87,6 +88,22 @@ def _retrace(gan):
         make(force=True)
 
 
+def _training_state(gan, models):
+    """The GAN's own state variables outside its networks (step counter, LeCam anchors, ADA sums, p).
+
+    Rewinding the weights rewinds these too, so each round (and the ticket's training) starts
+    with the step count, regularizer anchors and augmentation strength of the snapshot; a
+    schedule keyed on the step (``ema_start_step``) then applies to the ticket as to a fresh
+    run. Random-generator states are left running (each round draws new latents), and
+    trainable variables belong to the networks.
+    """
+    owned = {id(v) for model in models.values() if model is not None for v in model.variables}
+    return [
+        v for v in getattr(gan, "variables", [])
+        if id(v) not in owned and not v.trainable and "seed_generator" not in v.path
+    ]
+
+
 def _fit(gan, dataset, steps, callbacks, verbose):
     history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=verbose)
     return {key: float(values[-1]) for key, values in history.history.items() if len(values)}
@@ -114,7 +131,9 @@ def find_ticket(
     G (and of ``gan.ema_generator``) go back to the snapshot, D too when ``reset_discriminator``,
     and the masks zero the pruned entries. After ``rounds`` rounds the generator's sparsity is
     ``1 - (1 - fraction) ** rounds`` (to within one weight per round) and the networks are left
-    rewound with the masks attached, ready for ``train_ticket``. The pruning masks stay in force
+    rewound with the masks attached, ready for ``train_ticket``. The GAN's own state variables
+    (``td.GAN``'s step counter, LeCam anchors, ADA accumulators and adaptive ``p``) are rewound
+    with the weights, so ``ema_start_step`` and the ADA schedule restart for the ticket. The pruning masks stay in force
     during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``). Masks already
     attached to the networks (e.g. by an earlier ``find_ticket``) are kept and pruned further, and
     the snapshot is taken from the weights as they are when the call starts.
@@ -161,8 +180,10 @@ def find_ticket(
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema}
     optimizers = {"generator": g_opt, "discriminator": d_opt}
 
+    state = _training_state(gan, models)
+
     def take_snapshot(step):
-        return TrainingSnapshot(models, optimizers, step=step)
+        return TrainingSnapshot(models, optimizers, step=step, variables=state)
 
     snapshot = take_snapshot(0) if rewind_step == 0 else None
     records = []
@@ -182,6 +203,7 @@ def find_ticket(
             ema_masks.assign(g_masks.masks)
         if reset_discriminator:
             snapshot.restore_model("discriminator", discriminator)
+        snapshot.restore_variables()
         if reset_optimizers:
             snapshot.restore_optimizer("generator", g_opt)
             if reset_discriminator:
