@@ -224,9 +224,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), config)
         ticket = None
         if config["prune_rounds"]:
-            ticket = ticket_lib.prepare_ticket(gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR),
-                                      out=os.path.join(out, ticket_lib.TICKET_DIR), verbose=verbose,
-                                      stream=stream if chief else None)
+            ticket = ticket_lib.prepare_ticket(
+                gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR),
+                out=os.path.join(out, ticket_lib.TICKET_DIR), verbose=verbose, stream=stream if chief else None)
         if state:
             state = checkpoint_lib.restore_checkpoint(
                 gan, os.path.join(path, "checkpoints"),
