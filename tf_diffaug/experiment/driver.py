@@ -225,7 +225,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         ticket = None
         if config["prune_rounds"]:
             ticket = ticket_lib.prepare_ticket(
-                gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR),
+                gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR), os.path.join(out, "checkpoints"),
                 out=os.path.join(out, ticket_lib.TICKET_DIR), verbose=verbose, stream=stream if chief else None)
         if state:
             state = checkpoint_lib.restore_checkpoint(

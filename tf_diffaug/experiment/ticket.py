@@ -54,7 +54,7 @@ def load_ticket(gan, ticket_dir):
     return lottery.Ticket(g_masks, d_masks, ema_masks, records)
 
 
-def prepare_ticket(gan, dataset, config, ticket_dir, out=None, verbose=1, stream=None):
+def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, verbose=1, stream=None):
     """Reloads the ticket of a resumed run from `ticket_dir`, or finds it (stage I) and saves it.
 
     Args:
@@ -63,8 +63,10 @@ def prepare_ticket(gan, dataset, config, ticket_dir, out=None, verbose=1, stream
         config: the resolved configuration (`prune_rounds`, `prune_fraction`, `prune_steps`,
             `rewind`, `prune_discriminator`, `reset_discriminator`).
         ticket_dir: the run folder's `ticket/` (read).
+        checkpoint_dir: where the step-0 checkpoint of the ticket is written (the run's
+            `checkpoints/`).
         out: folder to write the ticket files into (default `ticket_dir`; a temporary folder on
-            non-chief workers); the step-0 checkpoint goes into its sibling `checkpoints/`.
+            non-chief workers).
         verbose: `fit` verbosity of the pruning rounds.
         stream: file-like object for one line per round and the sparsity table, or None.
 
@@ -113,7 +115,7 @@ def prepare_ticket(gan, dataset, config, ticket_dir, out=None, verbose=1, stream
         f.write(ticket.generator_masks.summary() + "\n")
         if ticket.discriminator_masks is not None:
             f.write("\n" + ticket.discriminator_masks.summary() + "\n")
-    checkpoint_lib.save_checkpoint(gan, os.path.join(os.path.dirname(out), "checkpoints"), step=0, epoch=0)
+    checkpoint_lib.save_checkpoint(gan, checkpoint_dir, step=0, epoch=0)
     for _, name in saved:  # the masks last: their presence means stage I and its checkpoint are done
         os.replace(os.path.join(out, f"tmp-{name}"), os.path.join(out, name))
     return ticket

@@ -133,8 +133,8 @@ def find_ticket(
     ``1 - (1 - fraction) ** rounds`` (to within one weight per round) and the networks are left
     rewound with the masks attached, ready for ``train_ticket``. The GAN's own state variables
     (``td.GAN``'s step counter, LeCam anchors, ADA accumulators and adaptive ``p``) are rewound
-    with the weights, so ``ema_start_step`` and the ADA schedule restart for the ticket. The pruning masks stay in force
-    during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``). Masks already
+    with the weights, so ``ema_start_step`` and the ADA schedule restart for the ticket. The
+    pruning masks stay in force during training through ``MaskConstraint`` (see ``tf_diffaug.lottery.masks``). Masks already
     attached to the networks (e.g. by an earlier ``find_ticket``) are kept and pruned further, and
     the snapshot is taken from the weights as they are when the call starts.
 
