@@ -115,7 +115,9 @@ def main():
     parser.add_argument("--trials", type=int, default=15)
     parser.add_argument("--shapes", default="64x32,16x256", help="comma-separated BATCHxSIZE")
     args = parser.parse_args()
-    print(f"TensorFlow {tf.__version__}, CPU threads {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}")
+    print(
+        f"TensorFlow {tf.__version__}, CPU threads {tf.config.threading.get_intra_op_parallelism_threads() or 'auto'}"
+    )
     for item in args.shapes.split(","):
         batch, size = (int(v) for v in item.split("x"))
         bench((batch, size), args.trials)

@@ -38,8 +38,10 @@ def main():
 
     # Baseline input: the same images, resized and scaled once, outside the timed region.
     pre = np.concatenate(
-        [td.metrics.inception.preprocess(images[i : i + args.batch_size]).numpy()
-         for i in range(0, len(images), args.batch_size)]
+        [
+            td.metrics.inception.preprocess(images[i : i + args.batch_size]).numpy()
+            for i in range(0, len(images), args.batch_size)
+        ]
     )
     forward = tf.function(lambda x: model(x, training=False))
     pre_batches = [tf.constant(pre[i : i + args.batch_size]) for i in range(0, len(pre), args.batch_size)]
@@ -58,11 +60,13 @@ def main():
     feature_times = np.full(len(pre_batches), np.inf)
     for _ in range(args.repeats):
         for k in range(len(pre_batches)):
-            bare_times[k] = min(bare_times[k], timed(lambda: bare(k)))
-            feature_times[k] = min(feature_times[k], timed(lambda: features(k)))
+            bare_times[k] = min(bare_times[k], timed(lambda k=k: bare(k)))
+            feature_times[k] = min(feature_times[k], timed(lambda k=k: features(k)))
     bare_rate, feature_rate = len(images) / bare_times.sum(), len(images) / feature_times.sum()
-    print(f"images: {args.num_images} x {args.size}x{args.size}x3 uint8, batch {args.batch_size}, "
-          f"best of {args.repeats} per batch, interleaved")
+    print(
+        f"images: {args.num_images} x {args.size}x{args.size}x3 uint8, batch {args.batch_size}, "
+        f"best of {args.repeats} per batch, interleaved"
+    )
     print(f"bare forward pass (pre-resized 299x299 input): {bare_rate:8.2f} images/s")
     print(f"inception_features (resize + scale + forward): {feature_rate:8.2f} images/s")
     print(f"ratio inception_features / bare: {feature_rate / bare_rate:.3f} (goal >= 0.9)")

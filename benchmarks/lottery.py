@@ -64,17 +64,24 @@ VARIANTS = ("dense", "dense+advaug", "ticket", "ticket+advaug")
 def build(gamma, channels):
     """A compiled td.GAN with DiffAugment; same seed, so the same initial weights and draws."""
     import keras
+
     import tf_diffaug as td
 
     keras.utils.set_random_seed(FLAGS.seed)
     kwargs = {"latent_dim": FLAGS.latent_dim}
     if FLAGS.width:
         kwargs["width"] = FLAGS.width
-    generator, discriminator = td.networks.get(FLAGS.network, resolution=FLAGS.resolution, channels=channels,
-                                               **kwargs)
-    gan = td.GAN(generator, discriminator, latent_dim=FLAGS.latent_dim, seed=FLAGS.seed,
-                 augment=td.DiffAugment(FLAGS.policy, seed=FLAGS.seed), augment_mode="both",
-                 ema_decay=FLAGS.ema_decay, advaug_gamma=gamma)
+    generator, discriminator = td.networks.get(FLAGS.network, resolution=FLAGS.resolution, channels=channels, **kwargs)
+    gan = td.GAN(
+        generator,
+        discriminator,
+        latent_dim=FLAGS.latent_dim,
+        seed=FLAGS.seed,
+        augment=td.DiffAugment(FLAGS.policy, seed=FLAGS.seed),
+        augment_mode="both",
+        ema_decay=FLAGS.ema_decay,
+        advaug_gamma=gamma,
+    )
     adam = lambda: keras.optimizers.Adam(FLAGS.lr, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2)  # noqa: E731
     gan.compile(g_optimizer=adam(), d_optimizer=adam(), loss=FLAGS.loss)
     return gan
@@ -83,9 +90,17 @@ def build(gamma, channels):
 def dataset():
     import tf_diffaug as td
 
-    return td.data.load(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution, channels=FLAGS.channels,
-                        batch_size=FLAGS.batch_size, shuffle=True, seed=FLAGS.seed, drop_remainder=True,
-                        repeat=True)
+    return td.data.load(
+        FLAGS.dataset,
+        split=FLAGS.split,
+        resolution=FLAGS.resolution,
+        channels=FLAGS.channels,
+        batch_size=FLAGS.batch_size,
+        shuffle=True,
+        seed=FLAGS.seed,
+        drop_remainder=True,
+        repeat=True,
+    )
 
 
 def weights(gan):
@@ -98,16 +113,20 @@ def evaluate(gan, extractor, reference):
     images = td.metrics.to_uint8(gan.generate(FLAGS.fid_samples, use_ema=True, seed=FLAGS.eval_seed))
     feats = extractor(images, batch_size=50)
     kid, kid_std = td.metrics.kernel_distance(feats, reference, return_std=True)
-    return {"fid": float(td.metrics.frechet_distance(feats, reference, method=FLAGS.fid_method)),
-            "kid": float(kid), "kid_std": float(kid_std)}
+    return {
+        "fid": float(td.metrics.frechet_distance(feats, reference, method=FLAGS.fid_method)),
+        "kid": float(kid),
+        "kid_std": float(kid_std),
+    }
 
 
 def table(runs, sparsity):
-    lines = ["| run | G sparsity | AdvAug γ | FID ↓ | KID ×10³ ↓ (± std) | train s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| run | G sparsity | AdvAug γ | FID ↓ | KID ×10³ ↓ (± std) | train s |", "|---|---|---|---|---|---|"]
     for r in runs:
-        lines.append(f"| {r['variant']} | {100 * r['generator_sparsity']:.1f} % | {r['advaug_gamma']:g} | "
-                     f"{r['fid']:.1f} | {1e3 * r['kid']:.1f} ± {1e3 * r['kid_std']:.1f} | {r['train_seconds']:.0f} |")
+        lines.append(
+            f"| {r['variant']} | {100 * r['generator_sparsity']:.1f} % | {r['advaug_gamma']:g} | "
+            f"{r['fid']:.1f} | {1e3 * r['kid']:.1f} ± {1e3 * r['kid_std']:.1f} | {r['train_seconds']:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -117,23 +136,29 @@ def main(argv):
     if unknown:
         raise ValueError(f"Unknown variants {unknown}. Expected a subset of {list(VARIANTS)}.")
     import tensorflow as tf
+
     import tf_diffaug as td
 
     command = " ".join([os.path.basename(sys.executable)] + sys.argv)
     print("command:", command, flush=True)
     os.makedirs(FLAGS.out, exist_ok=True)
     t0 = time.time()
-    real = td.data.load_array(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution,
-                              channels=FLAGS.channels)
+    real = td.data.load_array(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution, channels=FLAGS.channels)
     extractor = td.metrics.InceptionFeatureExtractor()
     reference = extractor(real, batch_size=50)
     print(f"{len(real)} reference images, features in {time.time() - t0:.0f}s", flush=True)
     result = {
         "command": command,
         "flags": {name: FLAGS[name].value for name in FLAGS if name not in _PREDEFINED},
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "load_average_start": os.getloadavg(), "tensorflow": tf.__version__},
-        "reference_count": len(real), "runs": [],
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "load_average_start": os.getloadavg(),
+            "tensorflow": tf.__version__,
+        },
+        "reference_count": len(real),
+        "runs": [],
     }
     out_json = os.path.join(FLAGS.out, "results.json")
 
@@ -147,10 +172,19 @@ def main(argv):
     gan = build(0.0, real.shape[-1])
     initial = weights(gan)
     start = time.time()
-    ticket = td.lottery.find_ticket(gan, dataset(), rounds=FLAGS.prune_rounds, fraction=FLAGS.prune_fraction,
-                                    steps_per_round=FLAGS.steps_per_round, rewind="init")
-    result["find_ticket"] = {"seconds": time.time() - start, "rounds": ticket.rounds,
-                             "layer_sparsity": ticket.generator_masks.layer_sparsity()}
+    ticket = td.lottery.find_ticket(
+        gan,
+        dataset(),
+        rounds=FLAGS.prune_rounds,
+        fraction=FLAGS.prune_fraction,
+        steps_per_round=FLAGS.steps_per_round,
+        rewind="init",
+    )
+    result["find_ticket"] = {
+        "seconds": time.time() - start,
+        "rounds": ticket.rounds,
+        "layer_sparsity": ticket.generator_masks.layer_sparsity(),
+    }
     print(ticket.generator_masks.summary(), flush=True)
     save()
     del gan
@@ -170,9 +204,14 @@ def main(argv):
             history = gan.fit(dataset(), steps_per_epoch=FLAGS.steps, epochs=1, verbose=0)
             sparsity = 0.0
         seconds = time.time() - start
-        record = {"variant": variant, "advaug_gamma": gamma, "generator_sparsity": float(sparsity),
-                  "train_seconds": seconds, "logs": {k: float(v[-1]) for k, v in history.history.items()},
-                  **evaluate(gan, extractor, reference)}
+        record = {
+            "variant": variant,
+            "advaug_gamma": gamma,
+            "generator_sparsity": float(sparsity),
+            "train_seconds": seconds,
+            "logs": {k: float(v[-1]) for k, v in history.history.items()},
+            **evaluate(gan, extractor, reference),
+        }
         result["runs"].append(record)
         print(f"[{variant}] " + json.dumps(record), flush=True)
         save()

@@ -65,6 +65,7 @@ flags.DEFINE_string("report", None, "Print the Markdown tables of an existing re
 def evaluate(gan, extractor, references, n, seed):
     """FID/KID of `n` EMA samples (fixed latents `seed`) against each reference feature set."""
     import numpy as np
+
     import tf_diffaug as td
 
     images = td.metrics.to_uint8(gan.generate(n, use_ema=True, seed=seed))
@@ -81,38 +82,60 @@ def evaluate(gan, extractor, references, n, seed):
 def build(mode, seed, channels, adaptive):
     """A compiled td.GAN for one run (same networks and seed for every mode)."""
     import keras
+
     import tf_diffaug as td
 
     keras.utils.set_random_seed(seed)
     kwargs = {"latent_dim": FLAGS.latent_dim}
     if FLAGS.width:
         kwargs["width"] = FLAGS.width
-    generator, discriminator = td.networks.get(FLAGS.network, resolution=FLAGS.resolution, channels=channels,
-                                               **kwargs)
+    generator, discriminator = td.networks.get(FLAGS.network, resolution=FLAGS.resolution, channels=channels, **kwargs)
     augment = None
     if mode != "none":
         augment = td.DiffAugment(FLAGS.policy, seed=seed)
         if adaptive:
             augment = td.augment.AdaptiveAugment(augment, initial_p=0.0, seed=seed + 1)
-    gan = td.GAN(generator, discriminator, latent_dim=FLAGS.latent_dim, augment=augment,
-                 augment_mode="both" if mode == "none" else mode, ema_decay=FLAGS.ema_decay, seed=seed)
+    gan = td.GAN(
+        generator,
+        discriminator,
+        latent_dim=FLAGS.latent_dim,
+        augment=augment,
+        augment_mode="both" if mode == "none" else mode,
+        ema_decay=FLAGS.ema_decay,
+        seed=seed,
+    )
     adam = lambda lr: keras.optimizers.Adam(lr, beta_1=FLAGS.beta_1, beta_2=FLAGS.beta_2)  # noqa: E731
-    gan.compile(g_optimizer=adam(FLAGS.lr), d_optimizer=adam(FLAGS.d_lr or FLAGS.lr), loss=FLAGS.loss,
-                d_steps=FLAGS.d_steps, r1_gamma=FLAGS.r1_gamma,
-                ada_target=FLAGS.ada_target if adaptive else None)
+    gan.compile(
+        g_optimizer=adam(FLAGS.lr),
+        d_optimizer=adam(FLAGS.d_lr or FLAGS.lr),
+        loss=FLAGS.loss,
+        d_steps=FLAGS.d_steps,
+        r1_gamma=FLAGS.r1_gamma,
+        ada_target=FLAGS.ada_target if adaptive else None,
+    )
     return gan
 
 
 def train_one(mode, seed, adaptive, channels, extractor, references, out_dir):
     """Trains one run, evaluating every `eval_every` steps; returns its record."""
     import keras
-    import tf_diffaug as td
     from PIL import Image
 
+    import tf_diffaug as td
+
     gan = build(mode, seed, channels, adaptive)
-    dataset = td.data.load(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution,
-                           batch_size=FLAGS.batch_size, channels=channels, shuffle=True, mirror=FLAGS.mirror,
-                           seed=seed, drop_remainder=True, repeat=True)
+    dataset = td.data.load(
+        FLAGS.dataset,
+        split=FLAGS.split,
+        resolution=FLAGS.resolution,
+        batch_size=FLAGS.batch_size,
+        channels=channels,
+        shuffle=True,
+        mirror=FLAGS.mirror,
+        seed=seed,
+        drop_remainder=True,
+        repeat=True,
+    )
     name = mode + ("_adaptive" if adaptive else "")
     record = {"mode": name, "seed": seed, "curve": [], "train_seconds": 0.0, "eval_seconds": 0.0}
 
@@ -127,23 +150,36 @@ def train_one(mode, seed, adaptive, channels, extractor, references, out_dir):
             start = time.time()
             metrics, _ = evaluate(gan, extractor, references, FLAGS.fid_samples, FLAGS.eval_seed)
             record["eval_seconds"] += time.time() - start
-            point = {"step": (epoch + 1) * FLAGS.eval_every, **metrics,
-                     **{k: float(v) for k, v in (logs or {}).items()}}
+            point = {
+                "step": (epoch + 1) * FLAGS.eval_every,
+                **metrics,
+                **{k: float(v) for k, v in (logs or {}).items()},
+            }
             if adaptive:
                 point["aug_p"] = float(keras.ops.convert_to_numpy(td.gan.adaptive.probability_variable(gan.augment)))
             record["curve"].append(point)
-            print(f"[{name} seed={seed}] " + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                                      for k, v in point.items()), flush=True)
+            print(
+                f"[{name} seed={seed}] "
+                + " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()),
+                flush=True,
+            )
 
-    gan.fit(dataset, epochs=FLAGS.steps // FLAGS.eval_every, steps_per_epoch=FLAGS.eval_every, verbose=0,
-            callbacks=[Evaluate()])
+    gan.fit(
+        dataset,
+        epochs=FLAGS.steps // FLAGS.eval_every,
+        steps_per_epoch=FLAGS.eval_every,
+        verbose=0,
+        callbacks=[Evaluate()],
+    )
     record["final"] = {k: v for k, v in record["curve"][-1].items() if k.startswith(("fid", "kid"))}
     record["steps_per_second"] = FLAGS.steps / max(record["train_seconds"], 1e-9)
-    grid = td.gan.callbacks.image_grid(td.metrics.to_uint8(
-        gan.generate(FLAGS.grid_samples, use_ema=True, seed=FLAGS.eval_seed)))
+    grid = td.gan.callbacks.image_grid(
+        td.metrics.to_uint8(gan.generate(FLAGS.grid_samples, use_ema=True, seed=FLAGS.eval_seed))
+    )
     grid_path = os.path.join(out_dir, f"grid_{name}_s{seed}.png")
     Image.fromarray(grid.squeeze(-1) if grid.shape[-1] == 1 else grid).resize(
-        (grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(grid_path, optimize=True)
+        (grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST
+    ).save(grid_path, optimize=True)
     record["grid"] = os.path.basename(grid_path)
     return record
 
@@ -160,10 +196,14 @@ def summarize(runs, reference_names):
             if key.startswith("kid_std"):
                 continue
             values = np.array([f[key] for f in finals])
-            summary[mode][key] = {"mean": float(values.mean()), "min": float(values.min()),
-                                  "max": float(values.max()), "n": len(values)}
+            summary[mode][key] = {
+                "mean": float(values.mean()),
+                "min": float(values.min()),
+                "max": float(values.max()),
+                "n": len(values),
+            }
     if "none" in summary:
-        for mode, values in summary.items():
+        for values in summary.values():
             for ref in reference_names:
                 key = f"fid_{ref}"
                 values[f"fid_ratio_to_none_{ref}"] = values[key]["mean"] / summary["none"][key]["mean"]
@@ -183,8 +223,14 @@ def plot(runs, reference_names, path):
         for r in runs:
             color = colors.setdefault(r["mode"], f"C{len(colors)}")
             steps = [p["step"] for p in r["curve"]]
-            ax.plot(steps, [p[f"fid_{ref}"] for p in r["curve"]], "o-", color=color, ms=3,
-                    label=f"{r['mode']} (seed {r['seed']})")
+            ax.plot(
+                steps,
+                [p[f"fid_{ref}"] for p in r["curve"]],
+                "o-",
+                color=color,
+                ms=3,
+                label=f"{r['mode']} (seed {r['seed']})",
+            )
         ax.set_xlabel("generator steps")
         ax.set_ylabel(f"FID vs {ref} ({FLAGS.fid_samples} samples)")
         ax.set_title(f"{FLAGS.dataset} {FLAGS.split if ref == 'train' else FLAGS.test_split}")
@@ -198,25 +244,37 @@ def plot(runs, reference_names, path):
 def markdown(result):
     """Markdown tables of a results.json: final FID/KID per run, FID over steps, and the summary."""
     refs = list(result["reference_counts"])
-    lines = ["| mode | seed | " + " | ".join(f"FID vs {r} | KID vs {r}" for r in refs)
-             + " | FID / FID(none) | steps/s | train s | eval s |",
-             "|---|---|" + "---|---|" * len(refs) + "---|---|---|---|"]
+    lines = [
+        "| mode | seed | "
+        + " | ".join(f"FID vs {r} | KID vs {r}" for r in refs)
+        + " | FID / FID(none) | steps/s | train s | eval s |",
+        "|---|---|" + "---|---|" * len(refs) + "---|---|---|---|",
+    ]
     summary = result.get("summary", {})
     for run in result["runs"]:
         f = run["final"]
         ratio = summary.get(run["mode"], {}).get(f"fid_ratio_to_none_{refs[0]}")
-        lines.append(f"| {run['mode']} | {run['seed']} | "
-                     + " | ".join(f"{f[f'fid_{r}']:.1f} | {f[f'kid_{r}']:.3f} ± {f[f'kid_std_{r}']:.3f}" for r in refs)
-                     + f" | {'' if ratio is None else f'{ratio:.2f}'} | {run['steps_per_second']:.2f}"
-                     + f" | {run['train_seconds']:.0f} | {run['eval_seconds']:.0f} |")
+        lines.append(
+            f"| {run['mode']} | {run['seed']} | "
+            + " | ".join(f"{f[f'fid_{r}']:.1f} | {f[f'kid_{r}']:.3f} ± {f[f'kid_std_{r}']:.3f}" for r in refs)
+            + f" | {'' if ratio is None else f'{ratio:.2f}'} | {run['steps_per_second']:.2f}"
+            + f" | {run['train_seconds']:.0f} | {run['eval_seconds']:.0f} |"
+        )
     steps = [p["step"] for p in result["runs"][0]["curve"]]
     for ref in refs:
-        lines += ["", f"FID vs {ref} over generator steps:", "",
-                  "| mode | seed | " + " | ".join(str(s) for s in steps) + " |",
-                  "|---|---|" + "---|" * len(steps)]
+        lines += [
+            "",
+            f"FID vs {ref} over generator steps:",
+            "",
+            "| mode | seed | " + " | ".join(str(s) for s in steps) + " |",
+            "|---|---|" + "---|" * len(steps),
+        ]
         for run in result["runs"]:
-            lines.append(f"| {run['mode']} | {run['seed']} | "
-                         + " | ".join(f"{p[f'fid_{ref}']:.1f}" for p in run["curve"]) + " |")
+            lines.append(
+                f"| {run['mode']} | {run['seed']} | "
+                + " | ".join(f"{p[f'fid_{ref}']:.1f}" for p in run["curve"])
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -230,46 +288,58 @@ def main(argv):
         raise ValueError(f"--eval_every={FLAGS.eval_every} must divide --steps={FLAGS.steps}.")
     unknown = set(FLAGS.modes) - {"none", "both", "real_only", "d_only"}
     if unknown:
-        raise ValueError(f"Unknown modes {sorted(unknown)}. Expected a subset of ['both', 'd_only', 'none', 'real_only'].")
+        raise ValueError(
+            f"Unknown modes {sorted(unknown)}. Expected a subset of ['both', 'd_only', 'none', 'real_only']."
+        )
     import numpy as np
     import tensorflow as tf
 
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    import tf_diffaug as td
     from PIL import Image
+
+    import tf_diffaug as td
 
     os.makedirs(FLAGS.out, exist_ok=True)
     t0 = time.time()
-    real = td.data.load_array(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution,
-                              channels=FLAGS.channels)
+    real = td.data.load_array(FLAGS.dataset, split=FLAGS.split, resolution=FLAGS.resolution, channels=FLAGS.channels)
     channels = real.shape[-1]
     extractor = td.metrics.InceptionFeatureExtractor()
     references = {"train": extractor(real, batch_size=50)}
     counts = {"train": len(real)}
     if FLAGS.test_split:
-        test = td.data.load_array(FLAGS.dataset, split=FLAGS.test_split, resolution=FLAGS.resolution,
-                                  channels=FLAGS.channels)
+        test = td.data.load_array(
+            FLAGS.dataset, split=FLAGS.test_split, resolution=FLAGS.resolution, channels=FLAGS.channels
+        )
         references["test"] = extractor(test, batch_size=50)
         counts["test"] = len(test)
         # Floor of the metric at this sample count: real train images vs real test images.
-        floor = {"fid_train_vs_test": td.metrics.frechet_distance(references["train"], references["test"], method="gram")}
+        floor = {
+            "fid_train_vs_test": td.metrics.frechet_distance(references["train"], references["test"], method="gram")
+        }
     else:
         floor = {}
     grid = td.gan.callbacks.image_grid(real[: FLAGS.grid_samples])
     Image.fromarray(grid.squeeze(-1) if channels == 1 else grid).resize(
-        (grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST).save(os.path.join(FLAGS.out, "grid_real.png"),
-                                                                    optimize=True)
+        (grid.shape[1] * 2, grid.shape[0] * 2), Image.NEAREST
+    ).save(os.path.join(FLAGS.out, "grid_real.png"), optimize=True)
     print(f"reference features {counts} in {time.time() - t0:.0f}s; floor {floor}", flush=True)
 
     result = {
         "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
         "flags": {name: FLAGS[name].value for name in FLAGS if name not in _PREDEFINED},
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "load_average_start": os.getloadavg(), "tensorflow": tf.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "load_average_start": os.getloadavg(),
+            "tensorflow": tf.__version__,
+        },
         "fid_method": "gram (exact nuclear-norm form of the sqrtm trace, td.metrics.frechet_distance)",
-        "reference_counts": counts, "metric_floor": floor, "runs": [],
+        "reference_counts": counts,
+        "metric_floor": floor,
+        "runs": [],
     }
     out_json = os.path.join(FLAGS.out, "results.json")
     plan = [(m, False) for m in FLAGS.modes] + ([("both", True)] if FLAGS.adaptive else [])

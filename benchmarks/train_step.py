@@ -36,13 +36,18 @@ def build(preset, resolution, policy, weights=None):
         generator.set_weights(weights[0])
         discriminator.set_weights(weights[1])
     gan = td.GAN(
-        generator, discriminator, latent_dim=generator.inputs[0].shape[-1],
-        augment=td.DiffAugment(policy, seed=1), ema_decay=preset["ema_decay"], seed=0,
+        generator,
+        discriminator,
+        latent_dim=generator.inputs[0].shape[-1],
+        augment=td.DiffAugment(policy, seed=1),
+        ema_decay=preset["ema_decay"],
+        seed=0,
     )
     gan.compile(
         keras.optimizers.Adam(preset["g_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
         keras.optimizers.Adam(preset["d_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
-        loss=preset["loss"], d_steps=preset["d_steps"],
+        loss=preset["loss"],
+        d_steps=preset["d_steps"],
     )
     return gan
 
@@ -89,20 +94,26 @@ def main():
             wall[name].append((time.perf_counter() - start_wall) / args.steps)
             cpu[name].append((time.process_time() - start_cpu) / args.steps)
 
-    print(f"preset {args.preset}: {preset['network']} {resolution}x{resolution}x{preset['channels']}, "
-          f"batch {batch_size}, d_steps {preset['d_steps']}, loss {preset['loss']}, "
-          f"{args.repeats} rounds x {args.steps} steps, tf {tf.__version__}, keras {keras.__version__}")
+    print(
+        f"preset {args.preset}: {preset['network']} {resolution}x{resolution}x{preset['channels']}, "
+        f"batch {batch_size}, d_steps {preset['d_steps']}, loss {preset['loss']}, "
+        f"{args.repeats} rounds x {args.steps} steps, tf {tf.__version__}, keras {keras.__version__}"
+    )
     print(f"mean |T(x) - x| on the batch: {changed:.3f} (full policy), {unchanged:.3f} ('')")
     for label, times in (("wall", wall), ("cpu", cpu)):
         for name, policy in (("baseline", ""), ("augmented", FULL_POLICY)):
             rounds = ", ".join(f"{1000 * t:.0f}" for t in times[name])
-            print(f"{label:4s} policy {policy!r:27s}: fastest {1000 * min(times[name]):7.1f} ms/step, "
-                  f"median {1000 * statistics.median(times[name]):7.1f} (rounds: {rounds})")
+            print(
+                f"{label:4s} policy {policy!r:27s}: fastest {1000 * min(times[name]):7.1f} ms/step, "
+                f"median {1000 * statistics.median(times[name]):7.1f} (rounds: {rounds})"
+            )
     for label, times in (("wall", wall), ("cpu", cpu)):
         fastest = 100.0 * (min(times["augmented"]) / min(times["baseline"]) - 1.0)
         median = 100.0 * (statistics.median(times["augmented"]) / statistics.median(times["baseline"]) - 1.0)
-        print(f"DiffAugment overhead ({label} time): {fastest:+.1f} % fastest rounds, {median:+.1f} % medians "
-              "(goal <= 15 %)")
+        print(
+            f"DiffAugment overhead ({label} time): {fastest:+.1f} % fastest rounds, {median:+.1f} % medians "
+            "(goal <= 15 %)"
+        )
 
 
 if __name__ == "__main__":

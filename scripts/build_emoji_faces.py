@@ -136,12 +136,12 @@ def _square(rgba: np.ndarray) -> np.ndarray:
     height, width = rgba.shape[:2]
     if width > height:
         left = (width - height) // 2
-        outside = np.concatenate([rgba[:, :left, 3], rgba[:, left + height:, 3]], axis=1)
+        outside = np.concatenate([rgba[:, :left, 3], rgba[:, left + height :, 3]], axis=1)
         if not outside.any():
-            return rgba[:, left:left + height]
+            return rgba[:, left : left + height]
         padded = np.zeros((width, width, 4), np.uint8)
         top = (width - height) // 2
-        padded[top:top + height] = rgba
+        padded[top : top + height] = rgba
         return padded
     if height > width:
         return _square(rgba.transpose(1, 0, 2)).transpose(1, 0, 2)
@@ -159,8 +159,7 @@ def render(font: TTFont, name: str, size: int) -> np.ndarray:
     return rgb
 
 
-def build(font_path: str = DEFAULT_FONT, out_dir: str | pathlib.Path = DEFAULT_OUT,
-          size: int = 128) -> pathlib.Path:
+def build(font_path: str = DEFAULT_FONT, out_dir: str | pathlib.Path = DEFAULT_OUT, size: int = 128) -> pathlib.Path:
     """Writes emoji_faces_<size>.npz and its NOTICE into `out_dir`; returns the .npz path."""
     font = TTFont(font_path, lazy=True)
     images = np.stack([render(font, name, size) for name in FACE_SEQUENCES])

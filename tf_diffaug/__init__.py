@@ -8,13 +8,15 @@ Ticket Perspective", NeurIPS 2021, arXiv:2103.00397).
 
 __version__ = "0.1.0"
 
-from tf_diffaug import augment  # noqa: E402
-from tf_diffaug import data  # noqa: E402
-from tf_diffaug import experiment  # noqa: E402
-from tf_diffaug import gan  # noqa: E402
-from tf_diffaug import lottery  # noqa: E402
-from tf_diffaug import metrics  # noqa: E402
-from tf_diffaug import networks  # noqa: E402
+from tf_diffaug import (
+    augment,  # noqa: E402
+    data,  # noqa: E402
+    experiment,  # noqa: E402
+    gan,  # noqa: E402
+    lottery,  # noqa: E402
+    metrics,  # noqa: E402
+    networks,  # noqa: E402
+)
 
 
 def __getattr__(name):
@@ -29,4 +31,16 @@ def __getattr__(name):
         return GAN
     raise AttributeError(f"module 'tf_diffaug' has no attribute {name!r}")
 
-__all__ = ["DiffAugment", "GAN", "augment", "data", "experiment", "gan", "lottery", "metrics", "networks", "__version__"]
+
+__all__ = [
+    "DiffAugment",
+    "GAN",
+    "augment",
+    "data",
+    "experiment",
+    "gan",
+    "lottery",
+    "metrics",
+    "networks",
+    "__version__",
+]

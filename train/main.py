@@ -55,10 +55,33 @@ flags.DEFINE_integer("seed", None, "Random seed.")
 flags.DEFINE_bool("dry_run", False, "Print the resolved configuration and exit.")
 
 # Flags that map one-to-one onto configuration keys (None = take the preset's value).
-CONFIG_FLAGS = ("dataset", "split", "resolution", "channels", "network", "policy", "augment_mode",
-                "adaptive", "loss", "steps", "batch_size", "lr", "log_every", "eval_every",
-                "checkpoint_every", "fid_samples", "strategy", "mixed_precision", "seed", "advaug_gamma",
-                "prune_rounds", "prune_fraction", "prune_steps", "prune_discriminator", "reset_discriminator")
+CONFIG_FLAGS = (
+    "dataset",
+    "split",
+    "resolution",
+    "channels",
+    "network",
+    "policy",
+    "augment_mode",
+    "adaptive",
+    "loss",
+    "steps",
+    "batch_size",
+    "lr",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "fid_samples",
+    "strategy",
+    "mixed_precision",
+    "seed",
+    "advaug_gamma",
+    "prune_rounds",
+    "prune_fraction",
+    "prune_steps",
+    "prune_discriminator",
+    "reset_discriminator",
+)
 
 
 def overrides_from_flags(flag_values=FLAGS):
@@ -73,7 +96,9 @@ def overrides_from_flags(flag_values=FLAGS):
         try:
             kwargs = json.loads(flag_values.network_kwargs)
         except json.JSONDecodeError as error:
-            raise app.UsageError(f"--network_kwargs={flag_values.network_kwargs!r} is not valid JSON: {error}")
+            raise app.UsageError(
+                f"--network_kwargs={flag_values.network_kwargs!r} is not valid JSON: {error}"
+            ) from None
         if not isinstance(kwargs, dict):
             raise app.UsageError(f"--network_kwargs must be a JSON object, got {flag_values.network_kwargs!r}.")
         overrides["network_kwargs"] = kwargs
@@ -103,8 +128,10 @@ def config_from_flags(flag_values=FLAGS, environ=os.environ):
     except (ValueError, FileNotFoundError) as error:
         raise app.UsageError(str(error)) from None
     if config["strategy"] == "multiworker" and "TF_CONFIG" not in environ:
-        raise app.UsageError("--strategy=multiworker needs the TF_CONFIG environment variable "
-                             "(cluster and task of this worker); it is not set.")
+        raise app.UsageError(
+            "--strategy=multiworker needs the TF_CONFIG environment variable "
+            "(cluster and task of this worker); it is not set."
+        )
     return config
 
 

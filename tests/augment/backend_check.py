@@ -66,5 +66,13 @@ elif backend == "torch":
     ops.translate(v, offsets).sum().backward()
     grad = v.grad
 err["translate_grad"] = diff(grad, keep)
-print(json.dumps({"backend": backend, "errors": err, "changed": bool(np.abs(y - x).max() > 0.1),
-                  "tensorflow_imported": "tensorflow" in sys.modules}))
+print(
+    json.dumps(
+        {
+            "backend": backend,
+            "errors": err,
+            "changed": bool(np.abs(y - x).max() > 0.1),
+            "tensorflow_imported": "tensorflow" in sys.modules,
+        }
+    )
+)

@@ -22,6 +22,7 @@ package.__path__ = [str(HERE.parent.parent / "tf_diffaug")]
 sys.modules["tf_diffaug"] = package
 
 from tf_diffaug import augment  # noqa: E402
+
 spec = importlib.util.spec_from_file_location("numpy_reference", HERE / "numpy_reference.py")
 ref = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ref)

@@ -15,8 +15,9 @@ def test_augment_grid_writes_originals_then_augmented_rows(tmp_path, monkeypatch
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
     out = tmp_path / "grid.png"
-    monkeypatch.setattr(sys, "argv", ["augment_grid.py", "--synthetic", "--resolution", "16", "--rows", "3",
-                                      "--out", str(out)])
+    monkeypatch.setattr(
+        sys, "argv", ["augment_grid.py", "--synthetic", "--resolution", "16", "--rows", "3", "--out", str(out)]
+    )
     example.main()
     canvas = np.asarray(Image.open(out))
     assert canvas.shape == (3 * 18 + 2, 16 * 18 + 2, 3)

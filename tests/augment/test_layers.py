@@ -2,12 +2,12 @@
 
 import json
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from scipy import stats
 
-import keras
 from tf_diffaug import augment
 from tf_diffaug.augment import policy
 
@@ -204,7 +204,10 @@ def test_register_policy_adds_a_user_op(ref):
 @pytest.mark.parametrize(
     "make,message",
     [
-        (lambda: augment.DiffAugment("colour,cutout"), r"Unknown op 'colour' in policy 'colour,cutout'\. Expected one of \['color', 'cutout', 'translation'\]"),
+        (
+            lambda: augment.DiffAugment("colour,cutout"),
+            r"Unknown op 'colour' in policy 'colour,cutout'\. Expected one of \['color', 'cutout', 'translation'\]",
+        ),
         (lambda: augment.DiffAugment("color,,cutout"), r"Empty item in policy 'color,,cutout'"),
         (lambda: augment.DiffAugment(value_range=(1, -1)), r"value_range=\(1, -1\)"),
         (lambda: augment.DiffAugment(data_format="NHWC"), r"data_format='NHWC'"),
@@ -221,9 +224,17 @@ def test_bad_arguments_raise_in_init(make, message):
     "images,data_format,message",
     [
         (X[0], "channels_last", r"rank-4 .*got shape \(12, 20, 3\) \(rank 3\)"),
-        ((X * 127 + 128).astype("uint8"), "channels_last", r"float images in value_range=\(-1\.0, 1\.0\), got dtype 'uint8'\. Scale them first, e\.g\. x / 255 \* 2 - 1\."),
+        (
+            (X * 127 + 128).astype("uint8"),
+            "channels_last",
+            r"float images in value_range=\(-1\.0, 1\.0\), got dtype 'uint8'\. Scale them first, e\.g\. x / 255 \* 2 - 1\.",
+        ),
         (np.transpose(X, (0, 3, 1, 2)), "channels_last", r"20 channels on axis 3 .*looks like channels_first"),
-        (X, "channels_first", r"12 channels on axis 1 for data_format='channels_first', but looks like channels_last \(3 channels on axis 3\)"),
+        (
+            X,
+            "channels_first",
+            r"12 channels on axis 1 for data_format='channels_first', but looks like channels_last \(3 channels on axis 3\)",
+        ),
     ],
 )
 def test_bad_inputs_raise_clearly(images, data_format, message):

@@ -8,8 +8,11 @@ import tf_diffaug.data
 from tf_diffaug.data import builtin, folder, pipeline, source, tfds_source, transforms
 
 
-@pytest.mark.parametrize("module", [tf_diffaug.data, builtin, folder, pipeline, source, tfds_source, transforms],
-                         ids=lambda module: module.__name__)
+@pytest.mark.parametrize(
+    "module",
+    [tf_diffaug.data, builtin, folder, pipeline, source, tfds_source, transforms],
+    ids=lambda module: module.__name__,
+)
 def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

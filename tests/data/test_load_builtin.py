@@ -30,8 +30,12 @@ def emoji():
 
 def pil_bilinear(image, resolution):
     """Reference resize of a square uint8 image, per channel in float, rounded like the library."""
-    planes = [np.asarray(Image.fromarray(image[..., c].astype(np.float32), mode="F")
-                         .resize((resolution, resolution), Image.BILINEAR)) for c in range(image.shape[-1])]
+    planes = [
+        np.asarray(
+            Image.fromarray(image[..., c].astype(np.float32), mode="F").resize((resolution, resolution), Image.BILINEAR)
+        )
+        for c in range(image.shape[-1])
+    ]
     return np.clip(np.round(np.stack(planes, axis=-1)), 0, 255)
 
 
@@ -69,8 +73,13 @@ def test_emoji_split_slicing_follows_tfds_rounding(emoji):
 
 @pytest.mark.parametrize(
     "split, start, stop",
-    [("test", 0, 10000), ("test[:10%]", 0, 1000), ("test[100:200]", 100, 200), ("test[-0.25%:]", 9975, 10000),
-     ("test[33.3%:33.5%]", 3330, 3350)],
+    [
+        ("test", 0, 10000),
+        ("test[:10%]", 0, 1000),
+        ("test[100:200]", 100, 200),
+        ("test[-0.25%:]", 9975, 10000),
+        ("test[33.3%:33.5%]", 3330, 3350),
+    ],
 )
 def test_fashion_mnist_slices_equal_raw_idx_bytes(raw_test, split, start, stop):
     images, labels = data.load_array("fashion-mnist", split=split, resolution=28, with_labels=True)
@@ -88,8 +97,16 @@ def test_fashion_mnist_train_percent_count_and_first_image():
 
 
 def test_fashion_mnist_rgb_batches_with_labels(raw_test):
-    dataset = data.load("fashion-mnist", split="test[:40]", resolution=32, batch_size=16, channels=3,
-                        with_labels=True, shuffle=False, drop_remainder=False)
+    dataset = data.load(
+        "fashion-mnist",
+        split="test[:40]",
+        resolution=32,
+        batch_size=16,
+        channels=3,
+        with_labels=True,
+        shuffle=False,
+        drop_remainder=False,
+    )
     batches = list(dataset.as_numpy_iterator())
     assert [len(labels) for _, labels in batches] == [16, 16, 8]
     images = np.concatenate([images for images, _ in batches])
@@ -102,8 +119,9 @@ def test_fashion_mnist_rgb_batches_with_labels(raw_test):
 
 def test_shuffle_is_a_seeded_permutation_reshuffled_each_epoch():
     def epochs(seed):
-        dataset = data.load("fashion-mnist", split="test[:64]", resolution=28, seed=seed, with_labels=True,
-                            repeat=2, batch_size=64)
+        dataset = data.load(
+            "fashion-mnist", split="test[:64]", resolution=28, seed=seed, with_labels=True, repeat=2, batch_size=64
+        )
         return [np.round((images[..., 0] + 1) * 127.5).astype(np.uint8) for images, _ in dataset.as_numpy_iterator()]
 
     first, second = epochs(7)
@@ -125,8 +143,9 @@ def test_mirror_flips_some_images_left_right(emoji):
     kept = np.all(images == reference, axis=(1, 2, 3))
     assert np.all(flipped | kept)
     assert 20 < flipped.sum() < 92  # a fair coin over 112 images (P(outside) < 1e-10)
-    plain = np.round((np.stack(list(data.load("emoji-faces", resolution=16, shuffle=False)
-                                    .as_numpy_iterator())) + 1) * 127.5)
+    plain = np.round(
+        (np.stack(list(data.load("emoji-faces", resolution=16, shuffle=False).as_numpy_iterator())) + 1) * 127.5
+    )
     np.testing.assert_array_equal(plain, reference)  # mirror is off by default
 
 
@@ -143,7 +162,11 @@ def test_batching_drop_remainder_and_repeat():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(name_or_path="emoji-faces", split="test"), ValueError, r"Bad split 'test' for 'emoji-faces'.*\['train'\]"),
+        (
+            dict(name_or_path="emoji-faces", split="test"),
+            ValueError,
+            r"Bad split 'test' for 'emoji-faces'.*\['train'\]",
+        ),
         (dict(name_or_path="fashion-mnist", split="train[:x]"), ValueError, r"Bad split 'train\[:x\]'"),
         (dict(name_or_path="fashion-mnist", split="validation"), ValueError, r"Bad split 'validation'.*'test'"),
         (dict(name_or_path="emoji-faces", resolution=-1), ValueError, r"Bad resolution -1"),
@@ -151,8 +174,11 @@ def test_batching_drop_remainder_and_repeat():
         (dict(name_or_path="emoji-faces", batch_size=113), ValueError, r"batch_size 113 is larger than the 112"),
         (dict(name_or_path="emoji-faces", with_labels=True), ValueError, r"'emoji-faces' has no class labels"),
         (dict(name_or_path="emoji-faces", repeat=-2), ValueError, r"Bad repeat -2"),
-        (dict(name_or_path="cifar-eleven"), ValueError,
-         r"Unknown dataset 'cifar-eleven'.*\['emoji-faces', 'fashion-mnist'\].*folder.*tfds dataset name"),
+        (
+            dict(name_or_path="cifar-eleven"),
+            ValueError,
+            r"Unknown dataset 'cifar-eleven'.*\['emoji-faces', 'fashion-mnist'\].*folder.*tfds dataset name",
+        ),
         (dict(name_or_path=42), ValueError, r"Bad dataset 42"),
     ],
 )

@@ -13,10 +13,12 @@ def reference(image, resolution):
     height, width = image.shape[:2]
     scale = resolution / min(height, width)
     new_h, new_w = max(resolution, round(height * scale)), max(resolution, round(width * scale))
-    planes = [np.asarray(Image.fromarray(image[..., c], mode="F").resize((new_w, new_h), Image.BILINEAR))
-              for c in range(image.shape[-1])]
+    planes = [
+        np.asarray(Image.fromarray(image[..., c], mode="F").resize((new_w, new_h), Image.BILINEAR))
+        for c in range(image.shape[-1])
+    ]
     top, left = (new_h - resolution) // 2, (new_w - resolution) // 2
-    out = np.stack(planes, axis=-1)[top:top + resolution, left:left + resolution]
+    out = np.stack(planes, axis=-1)[top : top + resolution, left : left + resolution]
     return np.clip(np.round(out), 0, 255)
 
 
@@ -29,7 +31,8 @@ def photo_folder(tmp_path_factory):
     (root / "b").mkdir()
     (root / ".cache").mkdir()
     smooth = lambda h, w: np.clip(
-        np.linspace(0, 255, w)[None, :, None] * 0.6 + rng.integers(0, 100, (h, w, 3)), 0, 255).astype(np.uint8)
+        np.linspace(0, 255, w)[None, :, None] * 0.6 + rng.integers(0, 100, (h, w, 3)), 0, 255
+    ).astype(np.uint8)
     rgb_png, webp, bmp = smooth(40, 30), smooth(24, 36), smooth(20, 20)
     Image.fromarray(rgb_png).save(root / "a" / "x1.png")
     Image.fromarray(smooth(50, 50)[..., 0]).save(root / "a" / "sub" / "x2.jpg", quality=90)

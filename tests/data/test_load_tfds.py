@@ -27,10 +27,12 @@ class TinyTdTestShapes(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(HEIGHT, WIDTH, 3)),
-                "label": tfds.features.ClassLabel(num_classes=3),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(HEIGHT, WIDTH, 3)),
+                    "label": tfds.features.ClassLabel(num_classes=3),
+                }
+            ),
             supervised_keys=("image", "label"),
             disable_shuffling=True,  # stored in generation order, so slices are known index ranges
         )
@@ -69,14 +71,23 @@ def reference(index, resolution):
     """PIL reference: shorter side 20 -> resolution (bilinear, antialiased), central crop, rounded."""
     image = tiny_image(index).astype(np.float32)
     new_w = round(WIDTH * resolution / HEIGHT)
-    planes = [np.asarray(Image.fromarray(image[..., c], mode="F").resize((new_w, resolution), Image.BILINEAR))
-              for c in range(3)]
+    planes = [
+        np.asarray(Image.fromarray(image[..., c], mode="F").resize((new_w, resolution), Image.BILINEAR))
+        for c in range(3)
+    ]
     left = (new_w - resolution) // 2
-    return np.clip(np.round(np.stack(planes, axis=-1)[:, left:left + resolution]), 0, 255)
+    return np.clip(np.round(np.stack(planes, axis=-1)[:, left : left + resolution]), 0, 255)
 
 
-@pytest.mark.parametrize("split, indices", [("train[:25%]", range(0, 10)), ("train[30:]", range(30, 40)),
-                                            ("test[-20%:]", range(48, 50)), ("train[:2]+test[:1]", [0, 1, 40])])
+@pytest.mark.parametrize(
+    "split, indices",
+    [
+        ("train[:25%]", range(0, 10)),
+        ("train[30:]", range(30, 40)),
+        ("test[-20%:]", range(48, 50)),
+        ("train[:2]+test[:1]", [0, 1, 40]),
+    ],
+)
 def test_prepared_tfds_dataset_loads_by_name_with_slicing(data_dir, no_network, split, indices):
     images, labels = data.load_array(NAME, split=split, resolution=16, with_labels=True, data_dir=data_dir)
     assert images.shape == (len(indices), 16, 16, 3) and images.dtype == np.uint8
@@ -86,8 +97,9 @@ def test_prepared_tfds_dataset_loads_by_name_with_slicing(data_dir, no_network, 
 
 
 def test_prepared_tfds_dataset_through_the_training_pipeline(data_dir, no_network):
-    dataset = data.load(NAME, split="train", resolution=8, batch_size=16, with_labels=True, channels=1,
-                        data_dir=data_dir, seed=0)
+    dataset = data.load(
+        NAME, split="train", resolution=8, batch_size=16, with_labels=True, channels=1, data_dir=data_dir, seed=0
+    )
     batches = list(dataset.as_numpy_iterator())
     assert [images.shape for images, _ in batches] == [(16, 8, 8, 1)] * 2  # 40 // 16, remainder dropped
     assert all(images.dtype == np.float32 and -1 <= images.min() and images.max() <= 1 for images, _ in batches)
@@ -104,8 +116,16 @@ def test_unprepared_tfds_name_fails_at_once_with_the_offline_alternatives(tmp_pa
         data.load("cifar10", split="train[:10%]", data_dir=str(tmp_path))
     elapsed = time.monotonic() - start
     message = str(caught.value)
-    for needed in ("'cifar10'", "not prepared", str(tmp_path), "network", "download=True", "folder of images",
-                   "'emoji-faces'", "'fashion-mnist'"):
+    for needed in (
+        "'cifar10'",
+        "not prepared",
+        str(tmp_path),
+        "network",
+        "download=True",
+        "folder of images",
+        "'emoji-faces'",
+        "'fashion-mnist'",
+    ):
         assert needed in message, needed
     assert elapsed < 30  # tfds' own download path would retry for ~200 s; this is a local check only
     assert list(tmp_path.iterdir()) == []  # nothing written
@@ -126,8 +146,9 @@ def test_bad_split_for_a_tfds_dataset_lists_its_splits(data_dir, no_network):
 
 def test_fashion_mnist_uses_the_debian_files_when_tfds_has_no_copy(tmp_path, no_network):
     images = data.load_array("fashion_mnist", split="test[:3]", resolution=28, data_dir=str(tmp_path))
-    np.testing.assert_array_equal(images[..., 0], data.read_idx(
-        f"{data.FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz")[:3])
+    np.testing.assert_array_equal(
+        images[..., 0], data.read_idx(f"{data.FASHION_MNIST_DIR}/t10k-images-idx3-ubyte.gz")[:3]
+    )
 
 
 class FashionMnistHead(tfds.core.GeneratorBasedBuilder, skip_registration=True):
@@ -138,10 +159,12 @@ class FashionMnistHead(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     def _info(self):
         return self.dataset_info_from_configs(
-            features=tfds.features.FeaturesDict({
-                "image": tfds.features.Image(shape=(28, 28, 1)),
-                "label": tfds.features.ClassLabel(num_classes=10),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "image": tfds.features.Image(shape=(28, 28, 1)),
+                    "label": tfds.features.ClassLabel(num_classes=10),
+                }
+            ),
             supervised_keys=("image", "label"),
             disable_shuffling=True,
         )
@@ -158,10 +181,10 @@ class FashionMnistHead(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
 def test_fashion_mnist_prefers_a_prepared_tfds_copy(tmp_path):
     FashionMnistHead(data_dir=str(tmp_path)).download_and_prepare()
-    images, labels = data.load_array("fashion-mnist", split="test[:10%]", resolution=28, with_labels=True,
-                                     data_dir=str(tmp_path))
+    images, labels = data.load_array(
+        "fashion-mnist", split="test[:10%]", resolution=28, with_labels=True, data_dir=str(tmp_path)
+    )
     assert len(images) == 30  # 10% of the tfds copy's 300 test images, not of Debian's 10,000
-    debian_images, debian_labels = data.load_array("fashion-mnist", split="test[:30]", resolution=28,
-                                                   with_labels=True)
+    debian_images, debian_labels = data.load_array("fashion-mnist", split="test[:30]", resolution=28, with_labels=True)
     np.testing.assert_array_equal(images, debian_images)
     np.testing.assert_array_equal(labels, debian_labels)

@@ -19,7 +19,7 @@ def pil_resize_and_crop(image, resolution):
     ]
     resized = np.stack(channels, axis=-1)
     top, left = (new_h - resolution) // 2, (new_w - resolution) // 2
-    return resized[top:top + resolution, left:left + resolution]
+    return resized[top : top + resolution, left : left + resolution]
 
 
 @pytest.mark.parametrize(
@@ -35,8 +35,10 @@ def test_resize_and_center_crop_matches_pil_bilinear(height, width, resolution):
 
 def test_resize_works_on_batches_in_graphs_with_unknown_sizes():
     images = np.random.default_rng(1).integers(0, 256, (2, 40, 24, 1)).astype(np.uint8)
-    fn = tf.function(lambda x: transforms.resize_and_center_crop(x, 12),
-                     input_signature=[tf.TensorSpec([None, None, None, 1], tf.uint8)])
+    fn = tf.function(
+        lambda x: transforms.resize_and_center_crop(x, 12),
+        input_signature=[tf.TensorSpec([None, None, None, 1], tf.uint8)],
+    )
     got = fn(images).numpy()
     assert got.shape == (2, 12, 12, 1)
     for index in range(2):
@@ -46,8 +48,7 @@ def test_resize_works_on_batches_in_graphs_with_unknown_sizes():
 def test_same_size_is_bit_exact_identity():
     image = np.random.default_rng(2).integers(0, 256, (28, 28, 1)).astype(np.uint8)
     got = transforms.preprocess(tf.constant(image), 28)
-    fn = tf.function(lambda x: transforms.preprocess(x, 28),
-                     input_signature=[tf.TensorSpec([None, None, 1], tf.uint8)])
+    fn = tf.function(lambda x: transforms.preprocess(x, 28), input_signature=[tf.TensorSpec([None, None, 1], tf.uint8)])
     np.testing.assert_array_equal(got.numpy(), image)
     np.testing.assert_array_equal(fn(image).numpy(), image)
 

@@ -26,6 +26,7 @@ import keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gan_helpers as h  # noqa: E402
+
 import tf_diffaug as td  # noqa: E402
 
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (24, 4, 4, 1)).astype(np.float32)
@@ -35,8 +36,15 @@ def build(augment, ada_target=0.6):
     g, d = h.small_networks(seed=0)
     gan = td.GAN(g, d, latent_dim=4, augment=augment, ema_decay=0.9, seed=3)
     gan.compile(
-        keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge", d_steps=2, r1_gamma=1.0,
-        lecam_weight=0.5, ada_target=ada_target, ada_interval=1, ada_kimg=0.1,
+        keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-2),
+        loss="hinge",
+        d_steps=2,
+        r1_gamma=1.0,
+        lecam_weight=0.5,
+        ada_target=ada_target,
+        ada_interval=1,
+        ada_kimg=0.1,
     )
     return gan
 
@@ -51,7 +59,9 @@ def dataset(batch, count):
 def fit(gan, data, epochs):
     logs = []
     record = keras.callbacks.LambdaCallback(
-        on_train_batch_end=lambda batch, logs=None, out=logs: out.append({k: np.asarray(v).tolist() for k, v in logs.items()})
+        on_train_batch_end=lambda batch, logs=None, out=logs: out.append(
+            {k: np.asarray(v).tolist() for k, v in logs.items()}
+        )
     )
     gan.fit(data, epochs=epochs, verbose=0, callbacks=[record])
     return logs
@@ -84,8 +94,16 @@ elif MODE == "advaug":
     def build_advaug():
         keras.utils.set_random_seed(0)
         g, d = h.advaug_networks(seed=0, latent_dim=4, num_classes=3)
-        gan = td.GAN(g, d, latent_dim=4, num_classes=3, augment=td.DiffAugment("color,translation,cutout", seed=2),
-                     ema_decay=0.9, seed=3, advaug_gamma=0.05)
+        gan = td.GAN(
+            g,
+            d,
+            latent_dim=4,
+            num_classes=3,
+            augment=td.DiffAugment("color,translation,cutout", seed=2),
+            ema_decay=0.9,
+            seed=3,
+            advaug_gamma=0.05,
+        )
         # SGD: Adam's g / sqrt(v) would amplify float-summation noise of near-zero gradients.
         gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), loss="hinge", r1_gamma=1.0)
         return gan

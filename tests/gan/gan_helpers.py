@@ -46,11 +46,16 @@ class Gated(keras.layers.Layer):
     def get_random_transformation(self, images, training=True, seed=None):
         batch = tf.shape(images)[0]
         u = keras.random.uniform((batch,), seed=self.generator)
-        return {"apply": u < tf.cast(self.p, u.dtype), "noise": keras.random.normal(tf.shape(images), seed=self.generator)}
+        return {
+            "apply": u < tf.cast(self.p, u.dtype),
+            "noise": keras.random.normal(tf.shape(images), seed=self.generator),
+        }
 
     def transform_images(self, images, transformation):
-        noisy = images + tf.cast(self.shift, images.dtype) + tf.cast(self.noise, images.dtype) * tf.cast(
-            transformation["noise"], images.dtype
+        noisy = (
+            images
+            + tf.cast(self.shift, images.dtype)
+            + tf.cast(self.noise, images.dtype) * tf.cast(transformation["noise"], images.dtype)
         )
         return tf.where(tf.reshape(transformation["apply"], [-1, 1, 1, 1]), noisy, images)
 
@@ -118,7 +123,9 @@ def advaug_networks(seed=0, latent_dim=4, shape=(4, 4, 1), num_classes=None, spe
     f = keras.layers.Dense(6, activation="relu", kernel_initializer=init(0), bias_initializer=bias(0), name="g0")(z)
     h = keras.layers.Identity(name="g_block1")(f)
     if num_classes:
-        h = keras.layers.Add()([h, keras.layers.Embedding(num_classes, 6, embeddings_initializer=embed(0), name="g_embed")(labels)])
+        h = keras.layers.Add()(
+            [h, keras.layers.Embedding(num_classes, 6, embeddings_initializer=embed(0), name="g_embed")(labels)]
+        )
     out = keras.layers.Dense(
         int(np.prod(shape)), activation="tanh", kernel_initializer=init(1), bias_initializer=bias(1), name="g1"
     )(h)

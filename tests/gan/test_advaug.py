@@ -5,12 +5,12 @@ Chen et al., NeurIPS 2021 (arXiv:2103.00397): `f_adv = f + gamma * sign(grad_f m
 computed from the networks' NumPy weights with plain TF ops and a separate `GradientTape`.
 """
 
+import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import gan_helpers as h
 import tf_diffaug as td
 
 GAMMA = 0.05
@@ -154,15 +154,18 @@ def test_two_mirrored_replicas_equal_one_device_with_advaug(tmp_path):
 
     out = str(tmp_path / "advaug.npz")
     worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
-    proc = subprocess.run(["timeout", "-k", "10", "200", sys.executable, worker, "advaug", out],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["timeout", "-k", "10", "200", sys.executable, worker, "advaug", out], capture_output=True, text=True
+    )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     states = np.load(out)
     assert int(states["replicas"]) == 2
-    keys = [k[len("single:"):] for k in states.files if k.startswith("single:")]
+    keys = [k[len("single:") :] for k in states.files if k.startswith("single:")]
     assert len(keys) > 20
     for key in keys:
-        np.testing.assert_allclose(states["mirrored:" + key], states["single:" + key], rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(
+            states["mirrored:" + key], states["single:" + key], rtol=1e-5, atol=1e-6, err_msg=key
+        )
     logs = json.load(open(out + ".json"))
     assert "d_advaug_loss" in logs["single"][-1] and "g_advaug_loss" in logs["single"][-1]
     for name, value in logs["single"][-1].items():

@@ -17,7 +17,10 @@ def run_worker(args, env=None):
     """Starts the worker under `timeout -k 10` so that a hung collective can never outlive the test."""
     return subprocess.Popen(
         ["timeout", "-k", "10", str(TIMEOUT), sys.executable, WORKER, *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
     )
 
 
@@ -46,7 +49,7 @@ def test_two_mirrored_replicas_equal_one_device(tmp_path):
     assert code == 0, output[-3000:]
     states = np.load(out)
     assert int(states["replicas"]) == 2
-    keys = [k[len("single:"):] for k in states.files if k.startswith("single:")]
+    keys = [k[len("single:") :] for k in states.files if k.startswith("single:")]
     assert len(keys) > 30
     for key in keys:
         single, mirrored = states["single:" + key], states["mirrored:" + key]

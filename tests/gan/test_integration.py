@@ -3,13 +3,13 @@
 import glob
 import os
 
+import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from PIL import Image
 
-import gan_helpers as h
 import tf_diffaug as td
 from tf_diffaug.gan.callbacks import image_grid, to_uint8
 
@@ -18,8 +18,14 @@ def test_dcgan_with_adaptive_diffaugment_fits_and_round_trips(tmp_path):
     g, d = td.networks.get("dcgan", resolution=32, channels=3, latent_dim=16)
     ada = td.augment.AdaptiveAugment(td.DiffAugment("color,translation,cutout", seed=1), initial_p=0.5, seed=2)
     gan = td.GAN(g, d, latent_dim=16, augment=ada, seed=0)
-    gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
-                loss="non_saturating", ada_target=0.6, ada_interval=1, ada_kimg=1)
+    gan.compile(
+        keras.optimizers.Adam(2e-4, beta_1=0.5),
+        keras.optimizers.Adam(2e-4, beta_1=0.5),
+        loss="non_saturating",
+        ada_target=0.6,
+        ada_interval=1,
+        ada_kimg=1,
+    )
     images = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype(np.float32)
     history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), epochs=1, verbose=0)
     assert all(np.isfinite(v[0]) for v in history.history.values())
@@ -42,10 +48,12 @@ def test_train_step_compiles_with_xla():
     # Closed form under XLA: constant G, linear D, T(x) = 2x, Wasserstein + R1 through T, one SGD step on D.
     w = np.array([0.5, -1.0, 2.0, 0.25], np.float32)
     real = np.random.default_rng(1).uniform(-1, 1, (4, 2, 2, 1)).astype(np.float32)
-    gan = td.GAN(h.constant_generator(3, (2, 2, 1)), h.linear_discriminator((2, 2, 1), w), latent_dim=3,
-                 augment=h.Scale(2.0))
-    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01), loss="wasserstein", r1_gamma=0.5,
-                jit_compile=True)
+    gan = td.GAN(
+        h.constant_generator(3, (2, 2, 1)), h.linear_discriminator((2, 2, 1), w), latent_dim=3, augment=h.Scale(2.0)
+    )
+    gan.compile(
+        keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01), loss="wasserstein", r1_gamma=0.5, jit_compile=True
+    )
     logs = gan.fit(real, batch_size=4, epochs=1, verbose=0).history
     assert gan.jit_compile is True
     assert logs["r1_penalty"][0] == pytest.approx(4 * np.sum(w**2), rel=1e-5)
@@ -57,8 +65,16 @@ def test_train_step_compiles_with_xla():
     augment = h.Gated(noise=0.1, shift=0.1, seed=2)
     augment.p.assign(0.5)
     gan = td.GAN(g, d, latent_dim=4, augment=augment, seed=1)
-    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), r1_gamma=1.0, lecam_weight=0.1,
-                ada_target=0.6, ada_interval=1, ada_kimg=0.1, jit_compile=True)
+    gan.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-2),
+        r1_gamma=1.0,
+        lecam_weight=0.1,
+        ada_target=0.6,
+        ada_interval=1,
+        ada_kimg=0.1,
+        jit_compile=True,
+    )
     logs = gan.fit(real.repeat(2, axis=1).repeat(2, axis=2), batch_size=4, epochs=1, verbose=0).history
     assert all(np.isfinite(v[0]) for v in logs.values())
     assert float(augment.p) in (pytest.approx(0.46), pytest.approx(0.5), pytest.approx(0.54))
@@ -68,7 +84,9 @@ def test_image_grid_places_images_row_major():
     images = np.arange(5, dtype=np.uint8)[:, None, None, None] * np.ones((5, 2, 3, 1), np.uint8)
     grid = image_grid(images, columns=3, padding=1)
     assert grid.shape == (2 * 3 + 1, 3 * 4 + 1, 1)
-    assert grid[1, 1, 0] == 0 and grid[1, 5, 0] == 1 and grid[1, 9, 0] == 2 and grid[4, 1, 0] == 3 and grid[4, 5, 0] == 4
+    assert (
+        grid[1, 1, 0] == 0 and grid[1, 5, 0] == 1 and grid[1, 9, 0] == 2 and grid[4, 1, 0] == 3 and grid[4, 5, 0] == 4
+    )
     assert grid[0].max() == 0 and grid[:, 0].max() == 0  # padding
     np.testing.assert_array_equal(to_uint8([-1.0, 0.0, 1.0, 2.0]), [0, 128, 255, 255])
 
@@ -77,7 +95,9 @@ def test_sample_grid_writes_fixed_latent_pngs_and_tensorboard(tmp_path):
     g, d = h.small_networks(seed=8, shape=(4, 4, 3))
     gan = td.GAN(g, d, latent_dim=4, ema_decay=0.5)
     gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
-    grid = td.gan.SampleGrid(str(tmp_path / "png"), every_n_epochs=1, num_samples=6, seed=5, log_dir=str(tmp_path / "tb"))
+    grid = td.gan.SampleGrid(
+        str(tmp_path / "png"), every_n_epochs=1, num_samples=6, seed=5, log_dir=str(tmp_path / "tb")
+    )
     images = np.random.default_rng(2).uniform(-1, 1, (8, 4, 4, 3)).astype(np.float32)
     by_step = td.gan.SampleGrid(str(tmp_path / "steps"), every_n_steps=3, num_samples=2, seed=5)
     gan.fit(images, batch_size=4, epochs=2, verbose=0, callbacks=[grid, by_step])

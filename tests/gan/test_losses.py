@@ -5,9 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive
-from tf_diffaug.gan import losses
-from tf_diffaug.gan import regularizers
+from tf_diffaug.gan import adaptive, losses, regularizers
 
 REAL = np.array([-2.0, -0.5, 0.0, 0.7, 3.0], np.float32)
 FAKE = np.array([1.5, -3.0, 0.2, 0.0, -0.9], np.float32)
@@ -19,7 +17,10 @@ def softplus(x):
 
 EXPECTED = {
     "hinge": (np.maximum(0, 1 - REAL) + np.maximum(0, 1 + FAKE), -FAKE),
-    "non_saturating": (-np.log(1 / (1 + np.exp(-REAL))) - np.log(1 - 1 / (1 + np.exp(-FAKE))), -np.log(1 / (1 + np.exp(-FAKE)))),
+    "non_saturating": (
+        -np.log(1 / (1 + np.exp(-REAL))) - np.log(1 - 1 / (1 + np.exp(-FAKE))),
+        -np.log(1 / (1 + np.exp(-FAKE))),
+    ),
     "wasserstein": (FAKE - REAL, -FAKE),
     "least_squares": (0.5 * (REAL - 1) ** 2 + 0.5 * FAKE**2, 0.5 * (FAKE - 1) ** 2),
 }
@@ -30,7 +31,9 @@ def test_loss_pairs_match_closed_forms(name):
     pair = losses.get(name)
     d_expected, g_expected = EXPECTED[name]
     # [B, 1] logits (what a discriminator returns) give per-example [B] losses.
-    np.testing.assert_allclose(pair.discriminator(REAL[:, None], FAKE[:, None]).numpy(), d_expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pair.discriminator(REAL[:, None], FAKE[:, None]).numpy(), d_expected, rtol=1e-5, atol=1e-6
+    )
     np.testing.assert_allclose(pair.generator(FAKE[:, None]).numpy(), g_expected, rtol=1e-5, atol=1e-6)
 
 

@@ -1,11 +1,11 @@
 """BackupAndRestore: an interrupted and resumed fit equals an uninterrupted one, exactly."""
 
+import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import gan_helpers as h
 import tf_diffaug as td
 
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (8, 4, 4, 1)).astype(np.float32)
@@ -26,8 +26,13 @@ def make_gan(init_seed, seed):
     g, d = h.small_networks(seed=init_seed)
     gan = td.GAN(g, d, latent_dim=4, augment=h.Gated(noise=0.1, seed=seed), ema_decay=0.9, seed=seed)
     gan.compile(
-        keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), r1_gamma=1.0, lecam_weight=0.1,
-        ada_target=0.6, ada_interval=1, ada_kimg=0.1,
+        keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-2),
+        r1_gamma=1.0,
+        lecam_weight=0.1,
+        ada_target=0.6,
+        ada_interval=1,
+        ada_kimg=0.1,
     )
     return gan
 
@@ -55,8 +60,13 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
     before = h.all_state(resumed)
     assert any(not np.array_equal(before[k], expected[k]) for k in expected if k.endswith("kernel"))
     epochs_run = []
-    fit(resumed, [keras.callbacks.BackupAndRestore(str(tmp_path)),
-                  keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs_run.append(epoch))])
+    fit(
+        resumed,
+        [
+            keras.callbacks.BackupAndRestore(str(tmp_path)),
+            keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs_run.append(epoch)),
+        ],
+    )
     assert epochs_run == [2, 3]
     got = h.all_state(resumed)
     assert sorted(got) == sorted(expected)

@@ -1,14 +1,14 @@
 """td.GAN's train step against closed forms on a linear D and a constant G, with marker augmentations."""
 
-import io
 import contextlib
+import io
 
+import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import gan_helpers as h
 import tf_diffaug as td
 
 SHAPE = (2, 2, 1)
@@ -104,10 +104,11 @@ def test_consistency_and_lecam_terms():
     real = [d_np(REAL[:4]) + 0.5 * W.sum(), d_np(REAL[4:8]) + 0.5 * W.sum()]
     fake = np.full(4, d_np(np.full((1, *SHAPE), -0.2, np.float32))[0] + 0.5 * W.sum())
     anchor_real = anchor_fake = 0.0
+    step_means = []
     for step in range(2):
         lecam = np.maximum(real[step] - anchor_fake, 0) ** 2 + np.maximum(anchor_real - fake, 0) ** 2
-        running = lecam.mean() if step == 0 else (expected_first + lecam.mean()) / 2  # epoch mean tracker
-        expected_first = lecam.mean() if step == 0 else expected_first
+        step_means.append(lecam.mean())
+        running = np.mean(step_means)  # the epoch-mean tracker
         assert logs[step]["lecam_penalty"] == pytest.approx(running, rel=1e-5)
         anchor_real = decay * anchor_real + (1 - decay) * real[step].mean()
         anchor_fake = decay * anchor_fake + (1 - decay) * fake.mean()
@@ -118,8 +119,12 @@ def test_consistency_and_lecam_terms():
 def test_ema_arithmetic_with_start_step():
     decay, start = 0.8, 2
     gan = td.GAN(
-        h.constant_generator(3, SHAPE, 0.0), h.linear_discriminator(SHAPE, W, B), latent_dim=3,
-        ema_decay=decay, ema_start_step=start, seed=0,
+        h.constant_generator(3, SHAPE, 0.0),
+        h.linear_discriminator(SHAPE, W, B),
+        latent_dim=3,
+        ema_decay=decay,
+        ema_start_step=start,
+        seed=0,
     )
     gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.0), loss="wasserstein")
     history = []
@@ -141,7 +146,9 @@ def test_ema_arithmetic_with_start_step():
 def test_ada_controller_updates_and_clamps_p(bias, expected):
     # D(x) = bias everywhere, so r_t = sign(bias). interval 2, batch 4 -> 8 images / 16 images = 0.5 per update.
     gated = h.Gated()
-    gan = td.GAN(h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, np.zeros(4), bias), latent_dim=3, augment=gated)
+    gan = td.GAN(
+        h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, np.zeros(4), bias), latent_dim=3, augment=gated
+    )
     gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), ada_target=0.6, ada_interval=2, ada_kimg=0.016)
     if bias < 0:
         gated.p.assign(0.75)
@@ -155,8 +162,11 @@ def test_ada_controller_updates_and_clamps_p(bias, expected):
 
 def test_fit_with_progress_bar_history_and_conditional_labels():
     gan = td.GAN(
-        h.constant_generator(3, SHAPE, 0.1, num_classes=3), h.linear_discriminator(SHAPE, W, B, num_classes=3),
-        latent_dim=3, num_classes=3, seed=0,
+        h.constant_generator(3, SHAPE, 0.1, num_classes=3),
+        h.linear_discriminator(SHAPE, W, B, num_classes=3),
+        latent_dim=3,
+        num_classes=3,
+        seed=0,
     )
     gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), loss="hinge")
     labels = np.arange(8) % 3

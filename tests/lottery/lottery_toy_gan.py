@@ -69,6 +69,7 @@ class ToyGAN(keras.Model):
     def train_step(self, real):
         batch = tf.shape(real)[0]
         z = keras.random.normal((batch, LATENT), seed=self.seed_generator)
+
         def d_hinge(real_logits, fake_logits):
             return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(tf.nn.relu(1.0 + fake_logits))
 

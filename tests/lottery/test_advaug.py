@@ -5,12 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_diffaug.lottery import FeatureAdvAug
-from tf_diffaug.lottery import adversarial_features
-from tf_diffaug.lottery import bind_tail
-from tf_diffaug.lottery import advaug_loss
-from tf_diffaug.lottery import mean_logit
-from tf_diffaug.lottery import split_model
+from tf_diffaug.lottery import FeatureAdvAug, advaug_loss, adversarial_features, bind_tail, mean_logit, split_model
 
 GAMMA = 0.01
 

@@ -58,7 +58,7 @@ def test_masked_weights_stay_zero_under_mirrored_strategy(tmp_path):
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]
-    result = json.loads(lines[-1][len("RESULT "):])
+    result = json.loads(lines[-1][len("RESULT ") :])
     assert result["replicas"] == 2
     assert result["mask_is_mirrored"] == "MirroredVariable"
     assert abs(result["sparsity"] - (1 - 0.8**2)) < 0.01

@@ -6,11 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from tf_diffaug.lottery import MaskConstraint
-from tf_diffaug.lottery import PruningMasks
-from tf_diffaug.lottery import expected_sparsity
-from tf_diffaug.lottery import global_magnitude_masks
-from tf_diffaug.lottery import rounds_for_sparsity
+from tf_diffaug.lottery import (
+    MaskConstraint,
+    PruningMasks,
+    expected_sparsity,
+    global_magnitude_masks,
+    rounds_for_sparsity,
+)
 
 
 def _model(name="net", seed=1, prefix=""):

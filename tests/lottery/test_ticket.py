@@ -10,9 +10,11 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 import lottery_toy_gan  # noqa: E402  (test fixture: a minimal GAN with td.GAN's attribute names)
 
-from tf_diffaug.lottery import PruningMasks  # noqa: E402
-from tf_diffaug.lottery import find_ticket  # noqa: E402
-from tf_diffaug.lottery import train_ticket  # noqa: E402
+from tf_diffaug.lottery import (
+    PruningMasks,  # noqa: E402
+    find_ticket,  # noqa: E402
+    train_ticket,  # noqa: E402
+)
 
 STEPS = 3
 
@@ -145,7 +147,7 @@ def test_late_rewinding_and_discriminator_fine_tuning():
     mask_by_index = dict(zip(_kernel_indices(gan.generator), ticket.generator_masks.masks))
     for i, (now, early) in enumerate(zip(_numpy(gan.generator), after_two["g"])):
         np.testing.assert_array_equal(now, early * mask_by_index.get(i, 1.0))
-    for now, end, start in zip(_numpy(gan.discriminator), after_four["d"], init_d):
+    for now, end in zip(_numpy(gan.discriminator), after_four["d"]):
         np.testing.assert_array_equal(now, end)  # D kept ("fine-tuned"), not reset
     assert not all(np.array_equal(a, b) for a, b in zip(after_four["d"], init_d))
     assert int(gan.g_optimizer.iterations) == 2 and int(gan.d_optimizer.iterations) == 4
@@ -231,8 +233,14 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
     generator, discriminator = lottery_toy_gan.make_networks(seed=3)
     augment = td.augment.AdaptiveAugment(td.DiffAugment("color,translation", seed=0), initial_p=0.5, seed=1)
     gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, augment=augment, seed=0)
-    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge", ada_target=0.6,
-                ada_interval=1, lecam_weight=0.1)
+    gan.compile(
+        keras.optimizers.Adam(1e-2),
+        keras.optimizers.Adam(1e-2),
+        loss="hinge",
+        ada_target=0.6,
+        ada_interval=1,
+        lecam_weight=0.1,
+    )
 
     class Record(keras.callbacks.Callback):  # (step, p, LeCam anchor) at the end of every fit
         seen = []
@@ -241,8 +249,9 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
             self.seen.append((int(gan.step_counter), float(augment.p.numpy()), float(gan.lecam_anchor_real.numpy())))
 
     record = Record()
-    td.lottery.find_ticket(gan, lottery_toy_gan.make_dataset(seed=3), rounds=2, steps_per_round=3, rewind=1,
-                           callbacks=[record])
+    td.lottery.find_ticket(
+        gan, lottery_toy_gan.make_dataset(seed=3), rounds=2, steps_per_round=3, rewind=1, callbacks=[record]
+    )
     # fits: 1 step (the snapshot is taken after it), 2 steps, [rewind], 3 steps, [rewind]
     assert [step for step, _, _ in record.seen] == [1, 3, 4]
     assert record.seen[1][2] != record.seen[0][2]  # the LeCam anchor moved after the snapshot...

@@ -53,9 +53,17 @@ def test_fid_callback_logs_history_tensorboard_and_jsonl(extractor, tmp_path):
     z = rng.normal(size=(8, LATENT)).astype(np.float32)
     target = (real[rng.integers(0, 4, 8)].astype(np.float32) / 127.5 - 1).astype(np.float32)
     callback = FIDCallback(
-        real, every_n_epochs=1, num_samples=4, batch_size=4, jsonl_path=str(tmp_path / "m" / "fid.jsonl"),
-        log_dir=str(tmp_path / "tb"), seed=3, weights=extractor, stats_path=str(tmp_path / "ref.npz"),
-        kid_subsets=3, fid_method="gram",
+        real,
+        every_n_epochs=1,
+        num_samples=4,
+        batch_size=4,
+        jsonl_path=str(tmp_path / "m" / "fid.jsonl"),
+        log_dir=str(tmp_path / "tb"),
+        seed=3,
+        weights=extractor,
+        stats_path=str(tmp_path / "ref.npz"),
+        kid_subsets=3,
+        fid_method="gram",
     )
     history = model.fit(z, target, batch_size=4, epochs=2, verbose=0, callbacks=[callback])
 
@@ -67,7 +75,9 @@ def test_fid_callback_logs_history_tensorboard_and_jsonl(extractor, tmp_path):
     assert len(fid) == len(kid) == 2 and fid[0] != fid[1]  # the generator changed in between
     assert fid[-1] == pytest.approx(_fid_low_rank(real_feats, fake_feats), rel=1e-4)
     # 4 real and 4 fake features: every KID subset is the full sets, so KID == MMD^2 of them.
-    assert kid[-1] == pytest.approx(_mmd2_unbiased(real_feats.astype(np.float64), fake_feats.astype(np.float64)), rel=1e-5)
+    assert kid[-1] == pytest.approx(
+        _mmd2_unbiased(real_feats.astype(np.float64), fake_feats.astype(np.float64)), rel=1e-5
+    )
 
     lines = [json.loads(line) for line in open(tmp_path / "m" / "fid.jsonl")]
     assert [(r["epoch"], r["step"]) for r in lines] == [(1, 2), (2, 4)]

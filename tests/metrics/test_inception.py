@@ -94,7 +94,9 @@ def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net
     for name, value in tensors.items():
         np.testing.assert_array_equal(value, params[f"net.{name}"].detach().numpy(), err_msg=name)
     # A user-given .pt path converts to the same arrays (and fills that cache dir).
-    from_path = inception_weights.load_weights(weights=inception_weights.default_weights_path(), cache_dir=str(tmp_path))
+    from_path = inception_weights.load_weights(
+        weights=inception_weights.default_weights_path(), cache_dir=str(tmp_path)
+    )
     assert sorted(from_path) == sorted(ours)
     assert all(np.array_equal(from_path[k], ours[k]) for k in ours)
     assert (tmp_path / inception_weights.CACHE_NAME).is_file()
@@ -102,6 +104,7 @@ def test_converted_weights_equal_torch_parameters(inception_cache_dir, torch_net
 
 def test_features_match_torchscript_including_resize(extractor, torch_net):
     rng = np.random.default_rng(0)
+
     # Smooth random images (real-image-like statistics) at several sizes, one greyscale.
     def smooth(h, w, c):
         base = rng.uniform(0, 255, size=(1, h // 4 + 2, w // 4 + 2, c)).astype(np.float32)

@@ -22,14 +22,27 @@ SMALL = {
     "biggan": {"ch": 8},
     "stylegan2": {"fmap_base": 512, "fmap_max": 32, "w_dim": 32, "mapping_layers": 2},
 }
-GRID = [("dcgan", 32), ("dcgan", 64), ("dcgan", 128), ("sngan", 32), ("sngan", 64), ("biggan", 32), ("biggan", 64),
-        ("biggan", 128), ("stylegan2", 32), ("stylegan2", 64), ("stylegan2", 128), ("stylegan2", 256)]
+GRID = [
+    ("dcgan", 32),
+    ("dcgan", 64),
+    ("dcgan", 128),
+    ("sngan", 32),
+    ("sngan", 64),
+    ("biggan", 32),
+    ("biggan", 64),
+    ("biggan", 128),
+    ("stylegan2", 32),
+    ("stylegan2", 64),
+    ("stylegan2", 128),
+    ("stylegan2", 256),
+]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(name, resolution, channels=3, num_classes=None, **extra):
-    return td.networks.get(name, resolution=resolution, channels=channels, num_classes=num_classes,
-                           **{**SMALL[name], **extra})
+    return td.networks.get(
+        name, resolution=resolution, channels=channels, num_classes=num_classes, **{**SMALL[name], **extra}
+    )
 
 
 def latents(batch, dim=128, seed=0):
@@ -101,8 +114,11 @@ def test_gradients_reach_every_trainable_weight(name, resolution, num_classes, e
     variables = generator.trainable_weights + discriminator.trainable_weights
     with tf.GradientTape() as tape:
         _, d_real, d_fake = call_pair(generator, discriminator, num_classes, z, labels, real, True)
-        loss = tf.reduce_mean(tf.nn.relu(1.0 - d_real)) + tf.reduce_mean(tf.nn.relu(1.0 + d_fake)) \
-            + tf.reduce_mean(d_fake ** 2)
+        loss = (
+            tf.reduce_mean(tf.nn.relu(1.0 - d_real))
+            + tf.reduce_mean(tf.nn.relu(1.0 + d_fake))
+            + tf.reduce_mean(d_fake**2)
+        )
     grads = tape.gradient(loss, variables)
     missing = [v.path for v, g in zip(variables, grads) if g is None]
     assert not missing, f"no gradient for {missing}"
@@ -134,9 +150,16 @@ def test_conditional_networks_respond_to_labels(name, resolution, num_classes, e
     assert np.abs(d_a - d_b).max() > 1e-3 * np.abs(d_a).max()
 
 
-@pytest.mark.parametrize("name,resolution,num_classes,extra", [
-    ("dcgan", 32, 3, {}), ("sngan", 32, None, {}), ("biggan", 32, 3, {"attention_resolution": 16}),
-    ("biggan", 32, 3, {"shared_dim": 0, "hierarchical": False}), ("stylegan2", 32, 3, {})])
+@pytest.mark.parametrize(
+    "name,resolution,num_classes,extra",
+    [
+        ("dcgan", 32, 3, {}),
+        ("sngan", 32, None, {}),
+        ("biggan", 32, 3, {"attention_resolution": 16}),
+        ("biggan", 32, 3, {"shared_dim": 0, "hierarchical": False}),
+        ("stylegan2", 32, 3, {}),
+    ],
+)
 def test_keras_file_round_trip_gives_identical_outputs(tmp_path, name, resolution, num_classes, extra):
     generator, discriminator = td.networks.get(name, resolution, num_classes=num_classes, **{**SMALL[name], **extra})
     activate_identity_at_init_layers(generator)
@@ -146,8 +169,9 @@ def test_keras_file_round_trip_gives_identical_outputs(tmp_path, name, resolutio
     real = np.random.default_rng(4).uniform(-1, 1, (4, resolution, resolution, 3)).astype("float32")
     # Training-mode calls move the BN statistics and the spectral-norm state away from their init.
     call_pair(generator, discriminator, num_classes, z, labels, real, True)
-    expected = [keras.ops.convert_to_numpy(t) for t in call_pair(generator, discriminator, num_classes, z, labels,
-                                                                  real, False)]
+    expected = [
+        keras.ops.convert_to_numpy(t) for t in call_pair(generator, discriminator, num_classes, z, labels, real, False)
+    ]
     for model in (generator, discriminator):
         model.save(tmp_path / f"{model.name}.keras")
     g2 = keras.saving.load_model(tmp_path / f"{generator.name}.keras")
@@ -167,16 +191,31 @@ def test_stylegan2_style_mixing_changes_training_outputs_only():
     assert np.abs(trained - keras.ops.convert_to_numpy(generator(z))).max() > 1e-4
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: td.networks.get("vgan"), "Unknown network 'vgan'. Expected one of ['biggan', 'dcgan', 'sngan', 'stylegan2']"),
-    (lambda: td.networks.get("sngan", resolution=128), "Unsupported resolution 128 for network 'sngan'. Expected one of [32, 64]"),
-    (lambda: td.networks.get("stylegan2", resolution=48), "Unsupported resolution 48 for network 'stylegan2'. Expected one of [32, 64, 128, 256]"),
-    (lambda: td.networks.get("dcgan", channels=4), "Unsupported channels 4 for network 'dcgan'. Expected one of [1, 3]"),
-    (lambda: td.networks.get("dcgan", widht=8), "Unknown option(s) ['widht'] for network 'dcgan'"),
-    (lambda: td.networks.get("biggan", attention_resolution=4), "Unsupported attention_resolution 4"),
-    (lambda: td.networks.get("biggan", num_classes=0), "num_classes must be a positive int or None"),
-    (lambda: td.networks.get("biggan", num_classes=10, shared_dim=0), "hierarchical=True with num_classes needs"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (
+            lambda: td.networks.get("vgan"),
+            "Unknown network 'vgan'. Expected one of ['biggan', 'dcgan', 'sngan', 'stylegan2']",
+        ),
+        (
+            lambda: td.networks.get("sngan", resolution=128),
+            "Unsupported resolution 128 for network 'sngan'. Expected one of [32, 64]",
+        ),
+        (
+            lambda: td.networks.get("stylegan2", resolution=48),
+            "Unsupported resolution 48 for network 'stylegan2'. Expected one of [32, 64, 128, 256]",
+        ),
+        (
+            lambda: td.networks.get("dcgan", channels=4),
+            "Unsupported channels 4 for network 'dcgan'. Expected one of [1, 3]",
+        ),
+        (lambda: td.networks.get("dcgan", widht=8), "Unknown option(s) ['widht'] for network 'dcgan'"),
+        (lambda: td.networks.get("biggan", attention_resolution=4), "Unsupported attention_resolution 4"),
+        (lambda: td.networks.get("biggan", num_classes=0), "num_classes must be a positive int or None"),
+        (lambda: td.networks.get("biggan", num_classes=10, shared_dim=0), "hierarchical=True with num_classes needs"),
+    ],
+)
 def test_bad_arguments_raise_one_clear_error(call, message):
     with pytest.raises(ValueError) as info:
         call()
@@ -185,8 +224,11 @@ def test_bad_arguments_raise_one_clear_error(call, message):
 
 def test_spectral_norm_bounds_every_wrapped_layer_of_a_discriminator():
     _, discriminator = td.networks.get("biggan", 32, num_classes=3, ch=8, attention_resolution=16)
-    wrapped = [layer for layer in discriminator._flatten_layers(include_self=False, recursive=True)
-               if isinstance(layer, keras.layers.SpectralNormalization)]
+    wrapped = [
+        layer
+        for layer in discriminator._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
     assert len(wrapped) >= 12  # 4 blocks x 2-3 convs, attention (4), linear, projection
     for layer in wrapped:  # start far from sigma = 1
         layer.kernel.assign(4.0 * layer.kernel.numpy())
@@ -208,6 +250,10 @@ def test_clone_model_with_copied_weights_is_identical(name, num_classes):
     activate_identity_at_init_layers(generator)
     clone = keras.models.clone_model(generator)
     clone.set_weights(generator.get_weights())
-    inputs = [tf.constant(latents(3)), tf.constant([0, 1, 2], dtype="int32")] if num_classes else tf.constant(latents(3))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(clone(inputs)), keras.ops.convert_to_numpy(generator(inputs)))
+    inputs = (
+        [tf.constant(latents(3)), tf.constant([0, 1, 2], dtype="int32")] if num_classes else tf.constant(latents(3))
+    )
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(clone(inputs)), keras.ops.convert_to_numpy(generator(inputs))
+    )
     assert [v.path.split("/")[-1] for v in clone.weights] == [v.path.split("/")[-1] for v in generator.weights]

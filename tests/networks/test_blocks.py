@@ -6,8 +6,17 @@ import keras
 import numpy as np
 import pytest
 
-from tf_diffaug.networks import (ClassProjection, ConditionalBatchNorm, EqualizedConv2D, EqualizedDense,
-                                 MinibatchStdDev, ModulatedConv2D, NoiseInjection, SelfAttention, StyleBroadcast)
+from tf_diffaug.networks import (
+    ClassProjection,
+    ConditionalBatchNorm,
+    EqualizedConv2D,
+    EqualizedDense,
+    MinibatchStdDev,
+    ModulatedConv2D,
+    NoiseInjection,
+    SelfAttention,
+    StyleBroadcast,
+)
 
 
 def lrelu(x):
@@ -23,18 +32,20 @@ def conv_same(x, kernel):
     out = np.zeros((height, width, kernel.shape[-1]))
     for i in range(height):
         for j in range(width):
-            out[i, j] = np.einsum("abi,abio->o", padded[i:i + k, j:j + k], kernel)
+            out[i, j] = np.einsum("abi,abio->o", padded[i : i + k, j : j + k], kernel)
     return out
 
 
 def upsample_bilinear_np(x):
     """2x bilinear upsampling with half-pixel centres: weights (1/4, 3/4) to the neighbours, edges clamped."""
+
     def along(a, axis):
         n = a.shape[axis]
         prev = np.take(a, np.clip(np.arange(n) - 1, 0, n - 1), axis=axis)
         nxt = np.take(a, np.clip(np.arange(n) + 1, 0, n - 1), axis=axis)
         even, odd = 0.75 * a + 0.25 * prev, 0.75 * a + 0.25 * nxt
-        return np.stack([even, odd], axis=axis + 1).reshape(a.shape[:axis] + (2 * n,) + a.shape[axis + 1:])
+        return np.stack([even, odd], axis=axis + 1).reshape(a.shape[:axis] + (2 * n,) + a.shape[axis + 1 :])
+
     return along(along(x, 0), 1)
 
 
@@ -58,7 +69,7 @@ def test_modulated_conv_matches_numpy_per_sample_kernels(demodulate, upsample):
     for b in range(2):
         weight = kernel / math.sqrt(3 * 9) * styles[b][None, None, :, None]  # per-sample modulated kernel
         if demodulate:
-            weight = weight / np.sqrt(np.sum(weight ** 2, axis=(0, 1, 2), keepdims=True) + 1e-8)
+            weight = weight / np.sqrt(np.sum(weight**2, axis=(0, 1, 2), keepdims=True) + 1e-8)
         image = upsample_bilinear_np(x[b]) if upsample else x[b]
         expected.append(lrelu(conv_same(image, weight) + bias))
     np.testing.assert_allclose(got, np.stack(expected), rtol=1e-4, atol=1e-4)
@@ -83,8 +94,9 @@ def test_modulated_conv_selects_style_index():
     ws = rng.normal(size=(2, 3, 4)).astype("float32")
     layer = ModulatedConv2D(2, 3, style_index=1)
     out = layer([x, ws])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(layer([x, ws[:, 1]])),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(out), keras.ops.convert_to_numpy(layer([x, ws[:, 1]])), rtol=1e-6
+    )
     with pytest.raises(ValueError, match="style_index must be in"):
         ModulatedConv2D(2, 3, style_index=3)([x, ws])
 
@@ -168,6 +180,7 @@ def test_self_attention_matches_numpy():
 
     def pool(t):  # 2x2 max pool of [4, 4, C]
         return t.reshape(2, 2, 2, 2, -1).max(axis=(1, 3))
+
     expected = []
     for b in range(2):
         theta = (x[b] @ k["theta"]).reshape(16, 2)

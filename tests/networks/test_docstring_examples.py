@@ -4,8 +4,18 @@ import doctest
 
 import pytest
 
-from tf_diffaug.networks import (biggan, blocks, dcgan, equalized, presets, registry, residual, sngan, style_blocks,
-                                 stylegan2)
+from tf_diffaug.networks import (
+    biggan,
+    blocks,
+    dcgan,
+    equalized,
+    presets,
+    registry,
+    residual,
+    sngan,
+    style_blocks,
+    stylegan2,
+)
 
 MODULES = [biggan, blocks, dcgan, equalized, presets, registry, residual, sngan, style_blocks, stylegan2]
 

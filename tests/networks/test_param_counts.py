@@ -80,6 +80,7 @@ def biggan_reference(resolution, ch, n_classes, dim_z, shared_dim, hier, attenti
 
 def stylegan2_reference(resolution, z_dim=512, w_dim=512, mapping=2, channel_base=32768, channel_max=512, img=3):
     """NVlabs/stylegan2-ada-pytorch training/networks.py (Generator / Discriminator, resnet D, c_dim=0)."""
+
     def ch(res):
         return min(channel_base // res, channel_max)
 
@@ -120,8 +121,9 @@ def test_sngan_cifar_matches_chainer_reference(num_classes):
 
 def test_biggan_cifar_preset_matches_diffaugment_biggan_cifar():
     preset = td.networks.get_preset("biggan-cifar")
-    g, d = td.networks.get(preset["network"], preset["resolution"], preset["channels"], preset["num_classes"],
-                           **preset["network_kwargs"])
+    g, d = td.networks.get(
+        preset["network"], preset["resolution"], preset["channels"], preset["num_classes"], **preset["network_kwargs"]
+    )
     ref = biggan_reference(32, ch=64, n_classes=10, dim_z=128, shared_dim=0, hier=False, attention=None)
     assert (trainable(g), trainable(d)) == ref == (4_304_387, 4_207_361)
 

@@ -5,8 +5,24 @@ import pytest
 
 import tf_diffaug as td
 
-KEYS = {"network", "resolution", "channels", "num_classes", "network_kwargs", "loss", "g_lr", "d_lr", "beta_1",
-        "beta_2", "batch_size", "d_steps", "r1_gamma", "ema_decay", "policy", "source"}
+KEYS = {
+    "network",
+    "resolution",
+    "channels",
+    "num_classes",
+    "network_kwargs",
+    "loss",
+    "g_lr",
+    "d_lr",
+    "beta_1",
+    "beta_2",
+    "batch_size",
+    "d_steps",
+    "r1_gamma",
+    "ema_decay",
+    "policy",
+    "source",
+}
 
 
 def test_presets_have_the_contract_keys():
@@ -43,8 +59,9 @@ def test_unknown_preset_lists_known_names():
 
 def test_dcgan_cpu_preset_builds_at_64():
     preset = td.networks.get_preset("dcgan-cpu")
-    g, d = td.networks.get(preset["network"], preset["resolution"], preset["channels"], preset["num_classes"],
-                           **preset["network_kwargs"])
+    g, d = td.networks.get(
+        preset["network"], preset["resolution"], preset["channels"], preset["num_classes"], **preset["network_kwargs"]
+    )
     z = np.random.default_rng(0).normal(size=(2, preset["network_kwargs"]["latent_dim"])).astype("float32")
     images = g(z)
     assert tuple(images.shape) == (2, 64, 64, 3)

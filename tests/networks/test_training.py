@@ -7,6 +7,7 @@ import tensorflow as tf
 
 import tf_diffaug as td
 
+
 def all_custom_layers_model():
     """A small functional model that chains every custom layer of td.networks (XLA is slow to compile
     the full networks on CPU; the stock Keras layers they add compile under XLA already)."""
@@ -105,8 +106,10 @@ def test_gan_trains_dcgan_pair_with_diffaugment():
 
 @pytest.mark.parametrize("name,num_classes", [("biggan", 3), ("stylegan2", None)])
 def test_mixed_float16_forward_and_backward_are_finite(name, num_classes):
-    kwargs = {"biggan": {"ch": 8, "attention_resolution": 16},
-              "stylegan2": {"fmap_base": 256, "fmap_max": 16, "w_dim": 16, "mapping_layers": 2}}[name]
+    kwargs = {
+        "biggan": {"ch": 8, "attention_resolution": 16},
+        "stylegan2": {"fmap_base": 256, "fmap_max": 16, "w_dim": 16, "mapping_layers": 2},
+    }[name]
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:
         generator, discriminator = td.networks.get(name, 32, num_classes=num_classes, **kwargs)

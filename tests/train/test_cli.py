@@ -34,32 +34,69 @@ def test_dry_run_of_every_preset_prints_the_resolved_config(preset, capsys, tmp_
 
 
 def test_flags_override_the_preset(tmp_path):
-    config = call_main(["--preset=sngan-cifar10", "--dry_run", "--steps=1000", "--log_every=100",
-                        "--eval_every=500", "--checkpoint_every=200", "--lr=1e-3", "--policy=cutout",
-                        "--augment_mode=d_only", "--adaptive", "--batch_size=8", "--fid_samples=64",
-                        "--seed=3", "--mixed_precision", "--strategy=mirrored", "--loss=non_saturating",
-                        '--network_kwargs={"g_width": 32}', f"--workdir={tmp_path}"])
+    config = call_main(
+        [
+            "--preset=sngan-cifar10",
+            "--dry_run",
+            "--steps=1000",
+            "--log_every=100",
+            "--eval_every=500",
+            "--checkpoint_every=200",
+            "--lr=1e-3",
+            "--policy=cutout",
+            "--augment_mode=d_only",
+            "--adaptive",
+            "--batch_size=8",
+            "--fid_samples=64",
+            "--seed=3",
+            "--mixed_precision",
+            "--strategy=mirrored",
+            "--loss=non_saturating",
+            '--network_kwargs={"g_width": 32}',
+            f"--workdir={tmp_path}",
+        ]
+    )
     expected = experiment.resolve_config(
-        "sngan-cifar10", steps=1000, log_every=100, eval_every=500, checkpoint_every=200, g_lr=1e-3,
-        d_lr=1e-3, policy="cutout", augment_mode="d_only", adaptive=True, batch_size=8, fid_samples=64,
-        seed=3, mixed_precision=True, strategy="mirrored", loss="non_saturating")
+        "sngan-cifar10",
+        steps=1000,
+        log_every=100,
+        eval_every=500,
+        checkpoint_every=200,
+        g_lr=1e-3,
+        d_lr=1e-3,
+        policy="cutout",
+        augment_mode="d_only",
+        adaptive=True,
+        batch_size=8,
+        fid_samples=64,
+        seed=3,
+        mixed_precision=True,
+        strategy="mirrored",
+        loss="non_saturating",
+    )
     expected["network_kwargs"]["g_width"] = 32
     assert config == expected
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--adaptive", "--augment_mode=none"], "adaptive=True needs an augmentation to adapt, got augment_mode 'none'"),
-    (["--resolution=48"], "resolution 48 is not supported by network 'dcgan'"),
-    (["--batch_size=500"], "batch_size 500 is larger than dataset 'emoji-faces'"),
-    (["--preset=fewshot"], "Unknown preset 'fewshot'. Expected one of ['biggan-cifar10'"),
-    (["--policy=color,flip"], "Unknown op 'flip' in policy 'color,flip'"),
-    (["--network_kwargs=[1]"], "--network_kwargs must be a JSON object"),
-    (["--resume"], "No run folder (NNNNN-<preset>) to resume"),
-    (["--dataset=no-such-set"], "Unknown dataset 'no-such-set'"),
-    (["--dataset=cifar10", "--resolution=32"], "The tfds dataset 'cifar10' is not prepared"),
-    (["--dataset=./no/such/folder"], "Dataset folder './no/such/folder' does not exist"),
-    (['--network_kwargs={"widht": 8}'], "Unknown option(s) ['widht'] for network 'dcgan'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--adaptive", "--augment_mode=none"],
+            "adaptive=True needs an augmentation to adapt, got augment_mode 'none'",
+        ),
+        (["--resolution=48"], "resolution 48 is not supported by network 'dcgan'"),
+        (["--batch_size=500"], "batch_size 500 is larger than dataset 'emoji-faces'"),
+        (["--preset=fewshot"], "Unknown preset 'fewshot'. Expected one of ['biggan-cifar10'"),
+        (["--policy=color,flip"], "Unknown op 'flip' in policy 'color,flip'"),
+        (["--network_kwargs=[1]"], "--network_kwargs must be a JSON object"),
+        (["--resume"], "No run folder (NNNNN-<preset>) to resume"),
+        (["--dataset=no-such-set"], "Unknown dataset 'no-such-set'"),
+        (["--dataset=cifar10", "--resolution=32"], "The tfds dataset 'cifar10' is not prepared"),
+        (["--dataset=./no/such/folder"], "Dataset folder './no/such/folder' does not exist"),
+        (['--network_kwargs={"widht": 8}'], "Unknown option(s) ['widht'] for network 'dcgan'"),
+    ],
+)
 def test_inconsistent_flags_fail_before_any_work(argv, message, tmp_path):
     workdir = tmp_path / "runs"
     with pytest.raises(app.UsageError) as info:
@@ -77,8 +114,20 @@ def test_multiworker_needs_tf_config(tmp_path):
 
 def test_python_m_train_dry_run_subprocess(tmp_path):
     out = subprocess.run(
-        [sys.executable, "-m", "train", "--preset=biggan-cifar10-10pct", "--dry_run", "--steps=5000",
-         f"--workdir={tmp_path}"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "train",
+            "--preset=biggan-cifar10-10pct",
+            "--dry_run",
+            "--steps=5000",
+            f"--workdir={tmp_path}",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     printed = json.loads(out.stdout[: out.stdout.index("\nDry run:")])
     assert printed == experiment.resolve_config("biggan-cifar10-10pct", steps=5000)
@@ -93,9 +142,20 @@ def test_console_script_runs_outside_the_checkout(tmp_path):
     (entry,) = [e for e in metadata.entry_points(group="console_scripts") if e.name == "tf-diffaug-train"]
     assert entry.value == "tf_diffaug_train.main:run"
     out = subprocess.run(
-        [sys.executable, "-c", "import sys; from tf_diffaug_train.main import run; sys.argv[0] = 'tf-diffaug-train'; run()",
-         "--preset=fashion-mnist-1pct", "--dry_run", "--steps=6000", f"--workdir={tmp_path / 'runs'}"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from tf_diffaug_train.main import run; sys.argv[0] = 'tf-diffaug-train'; run()",
+            "--preset=fashion-mnist-1pct",
+            "--dry_run",
+            "--steps=6000",
+            f"--workdir={tmp_path / 'runs'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     printed = json.loads(out.stdout[: out.stdout.index("\nDry run:")])
     assert printed == experiment.resolve_config("fashion-mnist-1pct", steps=6000)

@@ -13,9 +13,8 @@ from PIL import Image
 
 from tf_diffaug import experiment
 from tf_diffaug.experiment import config as config_lib
-from tf_diffaug.experiment import curves
+from tf_diffaug.experiment import curves, run_dir
 from tf_diffaug.experiment import presets as presets_lib
-from tf_diffaug.experiment import run_dir
 
 
 @pytest.mark.parametrize("name", sorted(presets_lib.PRESETS))
@@ -50,17 +49,37 @@ def test_paper_settings_of_the_presets():
 
 
 def test_overrides_win_and_none_falls_through():
-    config = experiment.resolve_config("fewshot-cpu", steps=200, log_every=20, eval_every=100,
-                                       checkpoint_every=40, lr=1e-3, policy="translation",
-                                       batch_size=None, seed=7)
-    assert (config["steps"], config["g_lr"], config["d_lr"], config["policy"], config["seed"]) == \
-        (200, 1e-3, 1e-3, "translation", 7)
+    config = experiment.resolve_config(
+        "fewshot-cpu",
+        steps=200,
+        log_every=20,
+        eval_every=100,
+        checkpoint_every=40,
+        lr=1e-3,
+        policy="translation",
+        batch_size=None,
+        seed=7,
+    )
+    assert (config["steps"], config["g_lr"], config["d_lr"], config["policy"], config["seed"]) == (
+        200,
+        1e-3,
+        1e-3,
+        "translation",
+        7,
+    )
     assert config["batch_size"] == experiment.resolve_config("fewshot-cpu")["batch_size"] == 32
 
 
 def test_network_preset_values_are_the_base_and_latent_dim_moves_out_of_kwargs():
-    table = {"dcgan-cpu": {"network_kwargs": {"width": 16, "label_dim": 4, "latent_dim": 64}, "d_steps": 3,
-                           "loss": "hinge", "source": "x", "not_a_key": 1}}
+    table = {
+        "dcgan-cpu": {
+            "network_kwargs": {"width": 16, "label_dim": 4, "latent_dim": 64},
+            "d_steps": 3,
+            "loss": "hinge",
+            "source": "x",
+            "not_a_key": 1,
+        }
+    }
     config = experiment.resolve_config("fewshot-cpu", network_presets=table, network_kwargs={"width": 8})
     assert config["network_kwargs"] == {"width": 8, "label_dim": 4}
     assert (config["latent_dim"], config["d_steps"], config["loss"]) == (64, 3, "hinge")
@@ -69,27 +88,30 @@ def test_network_preset_values_are_the_base_and_latent_dim_moves_out_of_kwargs()
     assert config["latent_dim"] == 32 and "latent_dim" not in config["network_kwargs"]
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"resolution": 48}, "resolution 48 is not supported by network 'dcgan'. Expected one of [32, 64, 128]"),
-    ({"adaptive": True, "augment_mode": "none"}, "got augment_mode 'none'"),
-    ({"batch_size": 113}, "batch_size 113 is larger than dataset 'emoji-faces' split 'train' (112 images)"),
-    ({"policy": "colour,cutout"}, "Unknown op 'colour' in policy 'colour,cutout'"),
-    ({"policy": ""}, "needs a non-empty policy"),
-    ({"loss": "hinj"}, "Unknown loss 'hinj'"),
-    ({"eval_every": 75}, "eval_every=75 must be a multiple of log_every=50"),
-    ({"steps": 1000, "eval_every": 750}, "steps=1000 must be a multiple of eval_every=750"),
-    ({"strategy": "horovod"}, "Unknown strategy 'horovod'"),
-    ({"steps": 0}, "steps must be >= 1, got 0"),
-    ({"fid_samples": 1}, "fid_samples must be 0"),
-    ({"colour": 1}, "Unknown configuration key(s) ['colour']"),
-    ({"prune_fraction": 1.0}, "prune_fraction must be in (0, 1), got 1.0"),
-    ({"prune_rounds": -1}, "prune_rounds must be >= 0, got -1"),
-    ({"prune_steps": 0}, "prune_steps must be None (= steps) or an integer >= 1, got 0"),
-    ({"prune_steps": 100, "rewind": 100}, "rewind must be 'init' or an integer step in [0, 100)"),
-    ({"rewind": "late"}, "rewind must be 'init' or an integer step in [0, 3000)"),
-    ({"advaug_gamma": -0.01}, "advaug_gamma must be >= 0, got -0.01"),
-    ({"prune_discriminator": 1}, "prune_discriminator must be True or False, got 1"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"resolution": 48}, "resolution 48 is not supported by network 'dcgan'. Expected one of [32, 64, 128]"),
+        ({"adaptive": True, "augment_mode": "none"}, "got augment_mode 'none'"),
+        ({"batch_size": 113}, "batch_size 113 is larger than dataset 'emoji-faces' split 'train' (112 images)"),
+        ({"policy": "colour,cutout"}, "Unknown op 'colour' in policy 'colour,cutout'"),
+        ({"policy": ""}, "needs a non-empty policy"),
+        ({"loss": "hinj"}, "Unknown loss 'hinj'"),
+        ({"eval_every": 75}, "eval_every=75 must be a multiple of log_every=50"),
+        ({"steps": 1000, "eval_every": 750}, "steps=1000 must be a multiple of eval_every=750"),
+        ({"strategy": "horovod"}, "Unknown strategy 'horovod'"),
+        ({"steps": 0}, "steps must be >= 1, got 0"),
+        ({"fid_samples": 1}, "fid_samples must be 0"),
+        ({"colour": 1}, "Unknown configuration key(s) ['colour']"),
+        ({"prune_fraction": 1.0}, "prune_fraction must be in (0, 1), got 1.0"),
+        ({"prune_rounds": -1}, "prune_rounds must be >= 0, got -1"),
+        ({"prune_steps": 0}, "prune_steps must be None (= steps) or an integer >= 1, got 0"),
+        ({"prune_steps": 100, "rewind": 100}, "rewind must be 'init' or an integer step in [0, 100)"),
+        ({"rewind": "late"}, "rewind must be 'init' or an integer step in [0, 3000)"),
+        ({"advaug_gamma": -0.01}, "advaug_gamma must be >= 0, got -0.01"),
+        ({"prune_discriminator": 1}, "prune_discriminator must be True or False, got 1"),
+    ],
+)
 def test_inconsistent_values_fail_naming_them(overrides, message):
     with pytest.raises(ValueError) as info:
         experiment.resolve_config("fewshot-cpu", **overrides)
@@ -113,13 +135,15 @@ def test_folder_size_limits_batch(tmp_path):
         experiment.resolve_config("fewshot-cpu", dataset=str(tmp_path), batch_size=6)
 
 
-@pytest.mark.parametrize("split", ["train", "train[:10%]", "train[10%:30%]", "train[:500]", "train[100:250]",
-                                   "test[-10%:]", "train[-1000:]"])
+@pytest.mark.parametrize(
+    "split", ["train", "train[:10%]", "train[10%:30%]", "train[:500]", "train[100:250]", "test[-10%:]", "train[-1000:]"]
+)
 def test_split_sizes_match_tfds_arithmetic(split):
     tfds = pytest.importorskip("tensorflow_datasets")
     sizes = {"train": 50_000, "test": 10_000}
     instruction = tfds.core.ReadInstruction.from_spec(split).to_absolute(
-        {k: tfds.core.SplitInfo(name=k, shard_lengths=[v], num_bytes=0) for k, v in sizes.items()})
+        {k: tfds.core.SplitInfo(name=k, shard_lengths=[v], num_bytes=0) for k, v in sizes.items()}
+    )
     # tfds gives absolute [from_, to) bounds, None meaning the start / the end of the split.
     expected = sum((sizes[a.splitname] if a.to is None else a.to) - (a.from_ or 0) for a in instruction)
     assert config_lib.dataset_size("cifar10", split) == expected
@@ -149,8 +173,11 @@ def test_run_dirs_are_numbered_and_latest_is_found(tmp_path):
     assert os.path.basename(first) == "00000-fewshot-cpu"
     assert os.path.basename(second) == "00008-a-b-c"
     assert run_dir.latest_run_dir(root) == second
-    assert [os.path.basename(p) for p in run_dir.list_run_dirs(root)] == ["00000-fewshot-cpu", "00007-other",
-                                                                          "00008-a-b-c"]
+    assert [os.path.basename(p) for p in run_dir.list_run_dirs(root)] == [
+        "00000-fewshot-cpu",
+        "00007-other",
+        "00008-a-b-c",
+    ]
 
 
 def test_metrics_log_converts_values_and_truncates_on_resume(tmp_path):

@@ -25,8 +25,14 @@ from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import driver
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-TINY = {"resolution": 32, "batch_size": 4, "network_kwargs": {"width": 8}, "fid_batch_size": 4,
-        "grid_size": 4, "log_every": 1}
+TINY = {
+    "resolution": 32,
+    "batch_size": 4,
+    "network_kwargs": {"width": 8},
+    "fid_batch_size": 4,
+    "grid_size": 4,
+    "log_every": 1,
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +51,9 @@ def inception():
 @pytest.fixture(scope="module")
 def tiny_run(image_folder, inception, tmp_path_factory):
     workdir = str(tmp_path_factory.mktemp("runs"))
-    config = experiment.resolve_config("fewshot-cpu", dataset=image_folder, steps=2, eval_every=2,
-                                       checkpoint_every=1, fid_samples=4, **TINY)
+    config = experiment.resolve_config(
+        "fewshot-cpu", dataset=image_folder, steps=2, eval_every=2, checkpoint_every=1, fid_samples=4, **TINY
+    )
     stream = io.StringIO()
     result = experiment.run(config, workdir, verbose=0, stream=stream, inception=inception)
     return config, result, stream.getvalue()
@@ -81,7 +88,7 @@ def _frechet_distance_numpy(a, b):
     a_c, b_c = a - a.mean(0), b - b.mean(0)
     cross = np.linalg.svd(a_c @ b_c.T, compute_uv=False).sum() / np.sqrt((len(a) - 1) * (len(b) - 1))
     diff = a.mean(0) - b.mean(0)
-    return diff @ diff + (a_c ** 2).sum() / (len(a) - 1) + (b_c ** 2).sum() / (len(b) - 1) - 2 * cross
+    return diff @ diff + (a_c**2).sum() / (len(a) - 1) + (b_c**2).sum() / (len(b) - 1) - 2 * cross
 
 
 def test_fid_matches_recomputation(tiny_run, inception):
@@ -107,7 +114,7 @@ def test_sample_grids_show_the_ema_generator(tiny_run):
     assert grid.shape == (2 * 32 + 3 * pad, 2 * 32 + 3 * pad, 3)
     for index, image in enumerate(images):
         top, left = pad + (index // 2) * (32 + pad), pad + (index % 2) * (32 + pad)
-        np.testing.assert_array_equal(grid[top:top + 32, left:left + 32], image)
+        np.testing.assert_array_equal(grid[top : top + 32, left : left + 32], image)
 
 
 def test_tensorboard_scalars_match_metrics_jsonl(tiny_run):
@@ -130,13 +137,17 @@ def test_checkpoint_restores_the_trained_weights(tiny_run):
     ckpt_dir = os.path.join(result["run_dir"], "checkpoints")
     state = checkpoint_lib.read_state(ckpt_dir)
     assert (state["step"], state["epoch"]) == (2, 2)
-    assert sorted(f for f in os.listdir(ckpt_dir) if f.endswith(".h5")) == ["ckpt-000001.weights.h5",
-                                                                             "ckpt-000002.weights.h5"]
+    assert sorted(f for f in os.listdir(ckpt_dir) if f.endswith(".h5")) == [
+        "ckpt-000001.weights.h5",
+        "ckpt-000002.weights.h5",
+    ]
     fresh = driver.build_gan(config)
     checkpoint_lib.restore_checkpoint(fresh, ckpt_dir)
     trained = result["model"]
-    for a, b in zip(fresh.ema_generator.weights + fresh.d_optimizer.variables,
-                    trained.ema_generator.weights + trained.d_optimizer.variables):
+    for a, b in zip(
+        fresh.ema_generator.weights + fresh.d_optimizer.variables,
+        trained.ema_generator.weights + trained.d_optimizer.variables,
+    ):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert int(keras.ops.convert_to_numpy(fresh.step_counter)) == 2
 
@@ -150,14 +161,28 @@ def test_curves_png(tiny_run):
 def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_path, capsys):
     workdir = str(tmp_path / "runs")
     steps = 40
-    command = ["timeout", "-k", "5", "170", sys.executable, "-m", "train", f"--dataset={image_folder}",
-               "--resolution=32", "--batch_size=4", '--network_kwargs={"width": 8}', f"--steps={steps}",
-               "--log_every=1", "--checkpoint_every=3", f"--eval_every={steps}", "--fid_samples=0",
-               f"--workdir={workdir}"]
+    command = [
+        "timeout",
+        "-k",
+        "5",
+        "170",
+        sys.executable,
+        "-m",
+        "train",
+        f"--dataset={image_folder}",
+        "--resolution=32",
+        "--batch_size=4",
+        '--network_kwargs={"width": 8}',
+        f"--steps={steps}",
+        "--log_every=1",
+        "--checkpoint_every=3",
+        f"--eval_every={steps}",
+        "--fid_samples=0",
+        f"--workdir={workdir}",
+    ]
     log_path = tmp_path / "first.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         state_path = os.path.join(workdir, "00000-fewshot-cpu", "checkpoints", "state.json")
         deadline = time.time() + 160
         while not os.path.exists(state_path) and process.poll() is None and time.time() < deadline:
@@ -208,8 +233,13 @@ print(json.dumps({"replicas": gan.distribute_strategy.num_replicas_in_sync, "p_s
 
 def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
     workdir = str(tmp_path / "runs")
-    out = subprocess.run(["timeout", "-k", "5", "170", sys.executable, "-c", MIRRORED_SCRIPT, workdir, image_folder],
-                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    out = subprocess.run(
+        ["timeout", "-k", "5", "170", sys.executable, "-c", MIRRORED_SCRIPT, workdir, image_folder],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["replicas"] == 2 and summary["step"] == 10
@@ -228,9 +258,21 @@ def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(imag
     from train import main as cli
 
     workdir = str(tmp_path / "runs")
-    argv = ["train", f"--dataset={image_folder}", "--resolution=32", "--batch_size=4",
-            '--network_kwargs={"width": 8}', "--log_every=1", "--checkpoint_every=1", "--fid_samples=0",
-            "--prune_rounds=2", "--prune_steps=2", "--rewind=init", "--advaug_gamma=0.01", f"--workdir={workdir}"]
+    argv = [
+        "train",
+        f"--dataset={image_folder}",
+        "--resolution=32",
+        "--batch_size=4",
+        '--network_kwargs={"width": 8}',
+        "--log_every=1",
+        "--checkpoint_every=1",
+        "--fid_samples=0",
+        "--prune_rounds=2",
+        "--prune_steps=2",
+        "--rewind=init",
+        "--advaug_gamma=0.01",
+        f"--workdir={workdir}",
+    ]
     cli.FLAGS.unparse_flags()
     cli.FLAGS(argv + ["--steps=2"])
     first = cli.main(["train"])

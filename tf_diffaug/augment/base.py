@@ -59,7 +59,9 @@ class RandomAugment(keras.layers.Layer):
         try:
             lo, hi = (float(v) for v in value_range)
         except (TypeError, ValueError):
-            raise ValueError(f"value_range must be a pair (lo, hi) of numbers, got value_range={value_range!r}.") from None
+            raise ValueError(
+                f"value_range must be a pair (lo, hi) of numbers, got value_range={value_range!r}."
+            ) from None
         if not lo < hi:
             raise ValueError(f"value_range must satisfy lo < hi, got value_range={value_range!r}.")
         if data_format not in ("channels_last", "channels_first"):

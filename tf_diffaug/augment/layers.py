@@ -46,12 +46,18 @@ class DiffAugment(RandomAugment):
     >>> z = augment(x, training=False)       # identity
     """
 
-    def __init__(self, policy="color,translation,cutout", value_range=(-1, 1), data_format="channels_last",
-                 seed=None, jit_compile="auto", **kwargs):
+    def __init__(
+        self,
+        policy="color,translation,cutout",
+        value_range=(-1, 1),
+        data_format="channels_last",
+        seed=None,
+        jit_compile="auto",
+        **kwargs,
+    ):
         self.policy = policy
         self._parsed = _parse(policy)
-        super().__init__(value_range=value_range, data_format=data_format, seed=seed, jit_compile=jit_compile,
-                         **kwargs)
+        super().__init__(value_range=value_range, data_format=data_format, seed=seed, jit_compile=jit_compile, **kwargs)
 
     def _make_ops(self):
         return [op for _, ops in self._parsed for op in ops]

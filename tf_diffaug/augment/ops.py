@@ -120,9 +120,7 @@ def cutout(images, centers, size, fill=0.0):
     images = kops.convert_to_tensor(images)
     height, width = images.shape[1], images.shape[2]
     size = _check_size(size)
-    _, keep = spatial.gather_index_and_mask(
-        (kops.shape(images)[0], height, width), centers=centers, cutout_size=size
-    )
+    _, keep = spatial.gather_index_and_mask((kops.shape(images)[0], height, width), centers=centers, cutout_size=size)
     return kops.where(kops.cast(keep, "bool"), images, kops.cast(fill, images.dtype))
 
 

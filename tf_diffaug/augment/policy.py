@@ -209,8 +209,7 @@ def register_policy(name, fn_list):
             items.append(PolicyOp(name, *fn))
         else:
             raise ValueError(
-                f"register_policy({name!r}, ...) expects PolicyOp instances or (sample, apply) "
-                f"pairs, got {fn!r}."
+                f"register_policy({name!r}, ...) expects PolicyOp instances or (sample, apply) pairs, got {fn!r}."
             )
     _REGISTRY[name] = lambda: list(items)
 
@@ -246,8 +245,6 @@ def parse_policy(policy):
                 f"Expected names from {registered_names()} separated by single commas."
             )
         if name not in _REGISTRY:
-            raise ValueError(
-                f"Unknown op {name!r} in policy {policy!r}. Expected one of {registered_names()}."
-            )
+            raise ValueError(f"Unknown op {name!r} in policy {policy!r}. Expected one of {registered_names()}.")
         parsed.append((name, _REGISTRY[name]()))
     return parsed

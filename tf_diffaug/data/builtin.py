@@ -93,8 +93,7 @@ def has_fashion_mnist_files(directory: str = FASHION_MNIST_DIR) -> bool:
 def fashion_mnist_paths(directory: str = FASHION_MNIST_DIR) -> dict[str, tuple[str, str]]:
     """Returns ``{split: (images_path, labels_path)}``, or raises naming the missing files."""
     paths = {
-        split: tuple(os.path.join(directory, name) for name in names)
-        for split, names in FASHION_MNIST_FILES.items()
+        split: tuple(os.path.join(directory, name) for name in names) for split, names in FASHION_MNIST_FILES.items()
     }
     missing = [path for pair in paths.values() for path in pair if not os.path.isfile(path)]
     if missing:

@@ -105,8 +105,7 @@ def read_folder(root, resolution: int, channels=None, with_labels: bool = False)
         )
     if not images:
         raise ValueError(
-            f"No readable image in folder {str(root)!r} (searched recursively for "
-            f"{', '.join(IMAGE_EXTENSIONS)} files)."
+            f"No readable image in folder {str(root)!r} (searched recursively for {', '.join(IMAGE_EXTENSIONS)} files)."
         )
     if channels is None:
         channels = 3 if any(image.shape[-1] == 3 for image in images) else 1

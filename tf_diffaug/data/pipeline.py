@@ -37,8 +37,9 @@ def _is_path_like(name) -> bool:
     return isinstance(name, os.PathLike) or str(name).startswith(("/", ".", "~", "\\"))
 
 
-def open_source(name_or_path, split="train", resolution=64, channels=None, with_labels=False,
-                data_dir=None, download=False) -> Source:
+def open_source(
+    name_or_path, split="train", resolution=64, channels=None, with_labels=False, data_dir=None, download=False
+) -> Source:
     """Opens a named source (see the module docstring) as a ``Source`` of native-size images."""
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise ValueError(f"Bad dataset {name_or_path!r}: expected {_accepted()}.")
@@ -117,9 +118,23 @@ def _mirror(dataset: tf.data.Dataset, seed) -> tf.data.Dataset:
     return tf.data.Dataset.zip((dataset, coins)).map(flip, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def load(name_or_path, split="train", resolution=64, batch_size=None, with_labels=False, channels=None,
-         shuffle=True, mirror=False, seed=None, drop_remainder=True, repeat=False, *,
-         data_dir=None, download=False, cache=True) -> tf.data.Dataset:
+def load(
+    name_or_path,
+    split="train",
+    resolution=64,
+    batch_size=None,
+    with_labels=False,
+    channels=None,
+    shuffle=True,
+    mirror=False,
+    seed=None,
+    drop_remainder=True,
+    repeat=False,
+    *,
+    data_dir=None,
+    download=False,
+    cache=True,
+) -> tf.data.Dataset:
     """Loads an image dataset as a ``tf.data.Dataset`` of float32 NHWC images in [-1, 1].
 
     Images are resized so the shorter side is `resolution` (antialiased bilinear), center-cropped
@@ -189,8 +204,9 @@ def load(name_or_path, split="train", resolution=64, batch_size=None, with_label
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def load_array(name_or_path, split="train", resolution=64, with_labels=False, channels=None, *,
-               data_dir=None, download=False):
+def load_array(
+    name_or_path, split="train", resolution=64, with_labels=False, channels=None, *, data_dir=None, download=False
+):
     """Loads a dataset as one uint8 NumPy array, in the source's order (no shuffle, no flips).
 
     The pixels are exactly those ``load`` feeds the discriminator (before its ``/ 127.5 - 1``), so

@@ -46,7 +46,7 @@ class Source:
     uniform_size: bool
 
     @classmethod
-    def from_arrays(cls, name: str, images: np.ndarray, labels: np.ndarray | None) -> "Source":
+    def from_arrays(cls, name: str, images: np.ndarray, labels: np.ndarray | None) -> Source:
         """Wraps uint8 ``[N, H, W, C]`` images and optional int labels ``[N]`` held in memory."""
         has_labels = labels is not None
         if labels is None:
@@ -82,8 +82,7 @@ def split_ranges(split, sizes: dict[str, int], dataset_name: str) -> list[tuple[
     """
     instruction = check_split(split)
     split_infos = {
-        name: tfds.core.SplitInfo(name=name, shard_lengths=[size], num_bytes=0)
-        for name, size in sizes.items()
+        name: tfds.core.SplitInfo(name=name, shard_lengths=[size], num_bytes=0) for name, size in sizes.items()
     }
     try:
         absolute = instruction.to_absolute(split_infos)

@@ -81,8 +81,7 @@ def _image_and_label_keys(name: str, info) -> tuple[str, str | None]:
             f"The tfds dataset {name!r} has no image feature (features: {list(info.features)}); "
             "td.data.load needs images."
         )
-    label_keys = [key for key, feature in info.features.items()
-                  if isinstance(feature, tfds.features.ClassLabel)]
+    label_keys = [key for key, feature in info.features.items() if isinstance(feature, tfds.features.ClassLabel)]
     return image_keys[0], (label_keys[0] if label_keys else None)
 
 
@@ -136,4 +135,3 @@ def open_tfds(name: str, split, data_dir=None, download: bool = False, builder=N
     dataset = dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE)
     uniform = shape is not None and None not in tuple(shape)
     return Source(name, dataset, int(num_examples), label_key is not None, bool(uniform))
-

@@ -38,8 +38,7 @@ def check_resolution(resolution) -> int:
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 1:
         raise ValueError(
-            f"Bad resolution {resolution!r}: expected a positive integer side length in pixels "
-            "such as 32, 64 or 128."
+            f"Bad resolution {resolution!r}: expected a positive integer side length in pixels such as 32, 64 or 128."
         )
     return resolution
 

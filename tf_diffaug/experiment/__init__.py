@@ -27,6 +27,18 @@ def __getattr__(name):
     raise AttributeError(f"module 'tf_diffaug.experiment' has no attribute {name!r}")
 
 
-__all__ = ["DEFAULTS", "DEFAULT_PRESET", "PRESETS", "MetricsLog", "create_run_dir", "dataset_size",
-           "get_preset", "latest_run_dir", "list_run_dirs", "resolve_config", "resume_config", "run",
-           "validate_config"]
+__all__ = [
+    "DEFAULTS",
+    "DEFAULT_PRESET",
+    "PRESETS",
+    "MetricsLog",
+    "create_run_dir",
+    "dataset_size",
+    "get_preset",
+    "latest_run_dir",
+    "list_run_dirs",
+    "resolve_config",
+    "resume_config",
+    "run",
+    "validate_config",
+]

@@ -39,8 +39,7 @@ class StepSampleGrid(SampleGrid):
     """
 
     def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None):
-        super().__init__(directory, every_n_steps=every_n_steps, num_samples=num_samples, seed=seed,
-                         log_dir=log_dir)
+        super().__init__(directory, every_n_steps=every_n_steps, num_samples=num_samples, seed=seed, log_dir=log_dir)
         self._last_index = None
 
     def write(self, unit, index):
@@ -73,8 +72,17 @@ class MetricsWriter(keras.callbacks.Callback):
         enabled: False on non-chief workers.
     """
 
-    def __init__(self, log, steps_per_epoch, total_steps, curves_path=None, curves_every_epochs=1,
-                 defaults=None, stream=None, enabled=True):
+    def __init__(
+        self,
+        log,
+        steps_per_epoch,
+        total_steps,
+        curves_path=None,
+        curves_every_epochs=1,
+        defaults=None,
+        stream=None,
+        enabled=True,
+    ):
         super().__init__()
         self.log = log
         self.steps_per_epoch = int(steps_per_epoch)
@@ -123,8 +131,9 @@ class MetricsWriter(keras.callbacks.Callback):
     def draw(self):
         """Redraws the curves from the whole `metrics.jsonl` (earlier runs of a resume included)."""
         if self.curves_path:
-            curves.plot_curves(self.log.read(), self.curves_path,
-                               title=os.path.basename(os.path.dirname(self.curves_path)))
+            curves.plot_curves(
+                self.log.read(), self.curves_path, title=os.path.basename(os.path.dirname(self.curves_path))
+            )
 
     def on_train_end(self, logs=None):
         self._flush_pending()

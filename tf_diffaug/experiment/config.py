@@ -41,14 +41,37 @@ DATASET_SIZES = {
     "cifar100": {"train": 50_000, "test": 10_000},
 }
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-_INT_KEYS = ("resolution", "channels", "latent_dim", "ada_interval", "d_steps", "ema_start_step",
-             "batch_size", "steps", "log_every", "eval_every", "checkpoint_every", "fid_samples",
-             "fid_batch_size", "grid_size", "seed", "prune_rounds")
-_FLOAT_KEYS = ("ada_target", "g_lr", "d_lr", "beta_1", "beta_2", "r1_gamma", "ema_decay", "advaug_gamma",
-               "prune_fraction")
+_INT_KEYS = (
+    "resolution",
+    "channels",
+    "latent_dim",
+    "ada_interval",
+    "d_steps",
+    "ema_start_step",
+    "batch_size",
+    "steps",
+    "log_every",
+    "eval_every",
+    "checkpoint_every",
+    "fid_samples",
+    "fid_batch_size",
+    "grid_size",
+    "seed",
+    "prune_rounds",
+)
+_FLOAT_KEYS = (
+    "ada_target",
+    "g_lr",
+    "d_lr",
+    "beta_1",
+    "beta_2",
+    "r1_gamma",
+    "ema_decay",
+    "advaug_gamma",
+    "prune_fraction",
+)
 # Keys that may change when a run is resumed (everything else must match the saved config.json).
-RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid_batch_size",
-                  "strategy")
+RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid_batch_size", "strategy")
 
 
 def resolve_config(preset=presets_lib.DEFAULT_PRESET, network_presets=None, **overrides):
@@ -100,9 +123,7 @@ def apply_overrides(config, overrides):
         overrides.setdefault("d_lr", lr)
     unknown = sorted(set(overrides) - set(presets_lib.DEFAULTS) - {"preset"})
     if unknown:
-        raise ValueError(
-            f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}."
-        )
+        raise ValueError(f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}.")
     if "network_kwargs" in overrides:
         kwargs = dict(overrides.pop("network_kwargs"))
         if "latent_dim" in kwargs:  # one place for it: the config's own key
@@ -151,8 +172,19 @@ def validate_config(config, known_policy_ops=None):
     for key in _FLOAT_KEYS:
         if isinstance(config[key], bool) or not isinstance(config[key], (int, float)):
             raise ValueError(f"{key} must be a number, got {config[key]!r}.")
-    for key in ("resolution", "latent_dim", "batch_size", "steps", "log_every", "eval_every",
-                "checkpoint_every", "fid_batch_size", "d_steps", "ada_interval", "grid_size"):
+    for key in (
+        "resolution",
+        "latent_dim",
+        "batch_size",
+        "steps",
+        "log_every",
+        "eval_every",
+        "checkpoint_every",
+        "fid_batch_size",
+        "d_steps",
+        "ada_interval",
+        "grid_size",
+    ):
         if config[key] < 1:
             raise ValueError(f"{key} must be >= 1, got {config[key]!r}.")
     for key in ("fid_samples", "ema_start_step", "r1_gamma", "advaug_gamma", "prune_rounds"):
@@ -197,11 +229,17 @@ def validate_config(config, known_policy_ops=None):
             "adaptive=True needs an augmentation to adapt, got augment_mode 'none'. "
             f"Expected augment_mode in {[m for m in AUGMENT_MODES if m != 'none']}."
         )
-    if config["num_classes"] is not None and (isinstance(config["num_classes"], bool) or not
-                                              isinstance(config["num_classes"], int) or config["num_classes"] < 2):
+    if config["num_classes"] is not None and (
+        isinstance(config["num_classes"], bool)
+        or not isinstance(config["num_classes"], int)
+        or config["num_classes"] < 2
+    ):
         raise ValueError(f"num_classes must be None or an integer >= 2, got {config['num_classes']!r}.")
-    for key, every in (("eval_every", config["eval_every"]), ("checkpoint_every", config["checkpoint_every"]),
-                       ("steps", config["steps"])):
+    for key, every in (
+        ("eval_every", config["eval_every"]),
+        ("checkpoint_every", config["checkpoint_every"]),
+        ("steps", config["steps"]),
+    ):
         if every % config["log_every"]:
             raise ValueError(
                 f"{key}={every} must be a multiple of log_every={config['log_every']} "
@@ -228,13 +266,13 @@ def _check_pruning(config):
     if not 0.0 < config["prune_fraction"] < 1.0:
         raise ValueError(f"prune_fraction must be in (0, 1), got {config['prune_fraction']!r}.")
     prune_steps = config["prune_steps"]
-    if prune_steps is not None and (isinstance(prune_steps, bool) or not isinstance(prune_steps, int)
-                                    or prune_steps < 1):
+    if prune_steps is not None and (
+        isinstance(prune_steps, bool) or not isinstance(prune_steps, int) or prune_steps < 1
+    ):
         raise ValueError(f"prune_steps must be None (= steps) or an integer >= 1, got {prune_steps!r}.")
     round_steps = config["steps"] if prune_steps is None else prune_steps
     rewind = config["rewind"]
-    if rewind != "init" and (isinstance(rewind, bool) or not isinstance(rewind, int)
-                             or not 0 <= rewind < round_steps):
+    if rewind != "init" and (isinstance(rewind, bool) or not isinstance(rewind, int) or not 0 <= rewind < round_steps):
         raise ValueError(
             f"rewind must be 'init' or an integer step in [0, {round_steps}) (the steps of one pruning "
             f"round) for late rewinding, got {rewind!r}."

@@ -18,8 +18,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display; must precede pyplot
 from matplotlib import pyplot as plt  # noqa: E402
 
-_NOT_LOSSES = {"step", "fid", "kid", "aug_p", "real_score", "fake_score", "epoch", "time", "wall_time",
-               "learning_rate"}
+_NOT_LOSSES = {"step", "fid", "kid", "aug_p", "real_score", "fake_score", "epoch", "time", "wall_time", "learning_rate"}
 
 
 def series(records, key):

@@ -101,23 +101,40 @@ def build_gan(config):
     import tf_diffaug as td
 
     generator, discriminator = td.networks.get(
-        config["network"], resolution=config["resolution"], channels=config["channels"],
-        num_classes=config["num_classes"], latent_dim=config["latent_dim"], **config["network_kwargs"])
+        config["network"],
+        resolution=config["resolution"],
+        channels=config["channels"],
+        num_classes=config["num_classes"],
+        latent_dim=config["latent_dim"],
+        **config["network_kwargs"],
+    )
     augment = None
     if config["augment_mode"] != "none":
         augment = td.DiffAugment(config["policy"], seed=config["seed"])
         if config["adaptive"]:
             augment = td.augment.AdaptiveAugment(augment, initial_p=0.0, seed=config["seed"] + 1)
-    gan = td.GAN(generator, discriminator, latent_dim=config["latent_dim"], augment=augment,
-                 augment_mode=config["augment_mode"], num_classes=config["num_classes"],
-                 ema_decay=config["ema_decay"], ema_start_step=config["ema_start_step"],
-                 advaug_gamma=config["advaug_gamma"], seed=config["seed"])
+    gan = td.GAN(
+        generator,
+        discriminator,
+        latent_dim=config["latent_dim"],
+        augment=augment,
+        augment_mode=config["augment_mode"],
+        num_classes=config["num_classes"],
+        ema_decay=config["ema_decay"],
+        ema_start_step=config["ema_start_step"],
+        advaug_gamma=config["advaug_gamma"],
+        seed=config["seed"],
+    )
     gan.compile(
         g_optimizer=keras.optimizers.Adam(config["g_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
         d_optimizer=keras.optimizers.Adam(config["d_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
-        loss=config["loss"], d_steps=config["d_steps"], r1_gamma=config["r1_gamma"],
-        ada_target=config["ada_target"] if config["adaptive"] else None, ada_interval=config["ada_interval"],
-        jit_compile=config["jit_compile"])
+        loss=config["loss"],
+        d_steps=config["d_steps"],
+        r1_gamma=config["r1_gamma"],
+        ada_target=config["ada_target"] if config["adaptive"] else None,
+        ada_interval=config["ada_interval"],
+        jit_compile=config["jit_compile"],
+    )
     return gan
 
 
@@ -126,18 +143,27 @@ def load_dataset(config, global_batch_size, seed):
     import tf_diffaug as td
 
     return td.data.load(
-        config["dataset"], split=config["split"], resolution=config["resolution"],
-        batch_size=global_batch_size, with_labels=config["num_classes"] is not None,
-        channels=config["channels"], shuffle=True, mirror=config["mirror"], seed=seed,
-        drop_remainder=True, repeat=True)
+        config["dataset"],
+        split=config["split"],
+        resolution=config["resolution"],
+        batch_size=global_batch_size,
+        with_labels=config["num_classes"] is not None,
+        channels=config["channels"],
+        shuffle=True,
+        mirror=config["mirror"],
+        seed=seed,
+        drop_remainder=True,
+        repeat=True,
+    )
 
 
 def reference_images(config):
     """The training images as uint8 [N, H, W, C] (the FID/KID reference set)."""
     import tf_diffaug as td
 
-    images = td.data.load_array(config["dataset"], split=config["split"], resolution=config["resolution"],
-                                channels=config["channels"])
+    images = td.data.load_array(
+        config["dataset"], split=config["split"], resolution=config["resolution"], channels=config["channels"]
+    )
     return images[0] if isinstance(images, tuple) else images
 
 
@@ -182,15 +208,20 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
         saved = _saved_config(path)
-        fixed = sorted(k for k in set(saved) | set(config)
-                       if k not in config_lib.RESUMABLE_KEYS and saved.get(k) != config.get(k))
+        fixed = sorted(
+            k for k in set(saved) | set(config) if k not in config_lib.RESUMABLE_KEYS and saved.get(k) != config.get(k)
+        )
         if fixed:
-            raise ValueError(f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
-                             f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config).")
+            raise ValueError(
+                f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
+                f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config)."
+            )
         state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
         if state and state["step"] > config["steps"]:
-            raise ValueError(f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
-                             f"to resume in {path!r}. Expected steps >= {state['step']}.")
+            raise ValueError(
+                f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
+                f"to resume in {path!r}. Expected steps >= {state['step']}."
+            )
     log_every = config["log_every"]
     total_epochs = config["steps"] // log_every
     start_step = state["step"] if state else 0
@@ -201,8 +232,10 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     chief = execution.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
     if config["batch_size"] % replicas:
-        raise ValueError(f"batch_size {config['batch_size']} must be divisible by the "
-                         f"{replicas} replicas of strategy {config['strategy']!r}.")
+        raise ValueError(
+            f"batch_size {config['batch_size']} must be divisible by the "
+            f"{replicas} replicas of strategy {config['strategy']!r}."
+        )
     keras.utils.set_random_seed(config["seed"] + start_step)
     try:
         dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
@@ -225,41 +258,77 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         ticket = None
         if config["prune_rounds"]:
             ticket = ticket_lib.prepare_ticket(
-                gan, dataset, config, os.path.join(path, ticket_lib.TICKET_DIR), os.path.join(out, "checkpoints"),
-                out=os.path.join(out, ticket_lib.TICKET_DIR), verbose=verbose, stream=stream if chief else None)
+                gan,
+                dataset,
+                config,
+                os.path.join(path, ticket_lib.TICKET_DIR),
+                os.path.join(out, "checkpoints"),
+                out=os.path.join(out, ticket_lib.TICKET_DIR),
+                verbose=verbose,
+                stream=stream if chief else None,
+            )
         if state:
             state = checkpoint_lib.restore_checkpoint(
-                gan, os.path.join(path, "checkpoints"),
-                warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0))
-        log = run_dir_lib.MetricsLog(os.path.join(out, run_dir_lib.METRICS_FILE),
-                                     resume_step=start_step if resume else None)
+                gan,
+                os.path.join(path, "checkpoints"),
+                warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0),
+            )
+        log = run_dir_lib.MetricsLog(
+            os.path.join(out, run_dir_lib.METRICS_FILE), resume_step=start_step if resume else None
+        )
         if resume and stream is not None:
             stream.write(f"Resuming {path} from step {start_step}.\n")
         grids = callbacks_lib.StepSampleGrid(
-            os.path.join(out, "samples"), config["checkpoint_every"], num_samples=config["grid_size"],
-            seed=config["seed"] + 2_000_003, log_dir=os.path.join(out, "tensorboard"))
+            os.path.join(out, "samples"),
+            config["checkpoint_every"],
+            num_samples=config["grid_size"],
+            seed=config["seed"] + 2_000_003,
+            log_dir=os.path.join(out, "tensorboard"),
+        )
         writer = callbacks_lib.MetricsWriter(
-            log, log_every, config["steps"], curves_path=os.path.join(out, "curves.png"),
+            log,
+            log_every,
+            config["steps"],
+            curves_path=os.path.join(out, "curves.png"),
             curves_every_epochs=config["checkpoint_every"] // log_every,
             defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0},
-            stream=stream if chief else None)
+            stream=stream if chief else None,
+        )
         callbacks = [grids, writer] if chief else [writer]
         if config["fid_samples"]:
             import tf_diffaug as td
 
-            callbacks.insert(0, td.metrics.FIDCallback(
-                reals, every_n_epochs=config["eval_every"] // log_every,
-                num_samples=config["fid_samples"], batch_size=config["fid_batch_size"],
-                log_dir=os.path.join(out, "tensorboard", "fid"), seed=config["seed"] + 1_000_003,
-                stats_path=os.path.join(out, "fid_reference.npz"), weights=inception,
-                fid_method=fid_method(len(reals), config["fid_samples"])))
-        callbacks.append(checkpoint_lib.Checkpointer(os.path.join(out, "checkpoints"), log_every,
-                                                     config["checkpoint_every"] // log_every))
+            callbacks.insert(
+                0,
+                td.metrics.FIDCallback(
+                    reals,
+                    every_n_epochs=config["eval_every"] // log_every,
+                    num_samples=config["fid_samples"],
+                    batch_size=config["fid_batch_size"],
+                    log_dir=os.path.join(out, "tensorboard", "fid"),
+                    seed=config["seed"] + 1_000_003,
+                    stats_path=os.path.join(out, "fid_reference.npz"),
+                    weights=inception,
+                    fid_method=fid_method(len(reals), config["fid_samples"]),
+                ),
+            )
+        callbacks.append(
+            checkpoint_lib.Checkpointer(
+                os.path.join(out, "checkpoints"), log_every, config["checkpoint_every"] // log_every
+            )
+        )
         if chief:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), write_graph=False))
         if start_epoch < total_epochs:
-            gan.fit(dataset, epochs=total_epochs, initial_epoch=start_epoch, steps_per_epoch=log_every,
-                    callbacks=callbacks, verbose=verbose, shuffle=False)  # tf.data shuffles
+            gan.fit(
+                dataset,
+                epochs=total_epochs,
+                initial_epoch=start_epoch,
+                steps_per_epoch=log_every,
+                callbacks=callbacks,
+                verbose=verbose,
+                shuffle=False,
+            )  # tf.data shuffles
     if chief:
         writer.draw()
     records = log.read()
@@ -284,10 +353,13 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         stream.write(
             f"\nRun folder: {path}\nFinal step {result['step']}: FID {fid}, KID {kid} "
             f"({config['fid_samples']} samples)\nLast sample grid: {result['grid']}\n"
-            f"Curves: {result['curves']}\nWall time: {result['wall_time']:.0f} s\n")
+            f"Curves: {result['curves']}\nWall time: {result['wall_time']:.0f} s\n"
+        )
         if ticket is not None:
-            stream.write(f"Lottery ticket: G sparsity {ticket.generator_sparsity:.2%} "
-                         f"({os.path.join(path, ticket_lib.TICKET_DIR)})\n")
+            stream.write(
+                f"Lottery ticket: G sparsity {ticket.generator_sparsity:.2%} "
+                f"({os.path.join(path, ticket_lib.TICKET_DIR)})\n"
+            )
         stream.flush()
     return result
 

@@ -84,19 +84,30 @@ def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, v
     rounds = config["prune_rounds"]
     steps = config["prune_steps"] or config["steps"]
     if stream is not None:
-        stream.write(f"Finding a lottery ticket: {rounds} rounds x {steps} steps, pruning "
-                     f"{config['prune_fraction']:.0%} of the remaining weights per round, rewind to "
-                     f"{config['rewind']}.\n")
+        stream.write(
+            f"Finding a lottery ticket: {rounds} rounds x {steps} steps, pruning "
+            f"{config['prune_fraction']:.0%} of the remaining weights per round, rewind to "
+            f"{config['rewind']}.\n"
+        )
         stream.flush()
     ticket = lottery.find_ticket(
-        gan, dataset, rounds=rounds, fraction=config["prune_fraction"], steps_per_round=steps,
-        prune_discriminator=config["prune_discriminator"], rewind=config["rewind"],
-        reset_discriminator=config["reset_discriminator"], verbose=verbose)
+        gan,
+        dataset,
+        rounds=rounds,
+        fraction=config["prune_fraction"],
+        steps_per_round=steps,
+        prune_discriminator=config["prune_discriminator"],
+        rewind=config["rewind"],
+        reset_discriminator=config["reset_discriminator"],
+        verbose=verbose,
+    )
     if stream is not None:
         for record in ticket.rounds:
             losses = ", ".join(f"{k} {record[k]:.4f}" for k in ("d_loss", "g_loss") if k in record)
-            stream.write(f"IMP round {record['round']}/{rounds}: G sparsity {record['generator_sparsity']:.2%}"
-                         f", D sparsity {record['discriminator_sparsity']:.2%}; {losses}\n")
+            stream.write(
+                f"IMP round {record['round']}/{rounds}: G sparsity {record['generator_sparsity']:.2%}"
+                f", D sparsity {record['discriminator_sparsity']:.2%}; {losses}\n"
+            )
         stream.write(ticket.generator_masks.summary() + "\n")
         stream.flush()
     os.makedirs(out, exist_ok=True)
@@ -105,12 +116,16 @@ def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, v
         saved.append((ticket.discriminator_masks, DISCRIMINATOR_MASKS))
     for masks, name in saved:  # np.savez adds ".npz" to a name without it: keep it in the temp name
         masks.save(os.path.join(out, f"tmp-{name}"))
-    run_dir_lib.write_json(os.path.join(out, "ticket.json"), {
-        "rounds": ticket.rounds,
-        "generator_layer_sparsity": ticket.generator_masks.layer_sparsity(),
-        "discriminator_layer_sparsity": (ticket.discriminator_masks.layer_sparsity()
-                                         if ticket.discriminator_masks is not None else None),
-    })
+    run_dir_lib.write_json(
+        os.path.join(out, "ticket.json"),
+        {
+            "rounds": ticket.rounds,
+            "generator_layer_sparsity": ticket.generator_masks.layer_sparsity(),
+            "discriminator_layer_sparsity": (
+                ticket.discriminator_masks.layer_sparsity() if ticket.discriminator_masks is not None else None
+            ),
+        },
+    )
     with open(os.path.join(out, "sparsity.txt"), "w") as f:
         f.write(ticket.generator_masks.summary() + "\n")
         if ticket.discriminator_masks is not None:

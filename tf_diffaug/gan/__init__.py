@@ -6,13 +6,9 @@ NeurIPS 2020); `losses` holds the adversarial loss pairs, `regularizers` R1 / co
 `SampleGrid` writer.
 """
 
-from tf_diffaug.gan import adaptive
-from tf_diffaug.gan import ema
-from tf_diffaug.gan import losses
-from tf_diffaug.gan import regularizers
+from tf_diffaug.gan import adaptive, ema, losses, regularizers
 from tf_diffaug.gan.callbacks import SampleGrid
 from tf_diffaug.gan.losses import AdversarialLoss
-from tf_diffaug.gan.model import AUGMENT_MODES
-from tf_diffaug.gan.model import GAN
+from tf_diffaug.gan.model import AUGMENT_MODES, GAN
 
 __all__ = ["AUGMENT_MODES", "AdversarialLoss", "GAN", "SampleGrid", "adaptive", "ema", "losses", "regularizers"]

@@ -105,7 +105,9 @@ class SampleGrid(keras.callbacks.Callback):
             os.makedirs(self.directory, exist_ok=True)
         if self.log_dir is not None and self._writer is None:
             self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
-        self._steps = int(keras.ops.convert_to_numpy(self.model.step_counter)) if hasattr(self.model, "step_counter") else 0
+        self._steps = (
+            int(keras.ops.convert_to_numpy(self.model.step_counter)) if hasattr(self.model, "step_counter") else 0
+        )
 
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1

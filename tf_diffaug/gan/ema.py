@@ -61,9 +61,7 @@ def ema_pairs(ema_model, model):
         list of `(ema_variable, variable, averaged)` where `averaged` is True for trainable weights.
     """
     ema_weights, weights = ema_model.weights, model.weights
-    if len(ema_weights) != len(weights) or any(
-        tuple(a.shape) != tuple(b.shape) for a, b in zip(ema_weights, weights)
-    ):
+    if len(ema_weights) != len(weights) or any(tuple(a.shape) != tuple(b.shape) for a, b in zip(ema_weights, weights)):
         raise ValueError(
             f"EMA model {ema_model.name!r} and model {model.name!r} have different weights: "
             f"{[tuple(v.shape) for v in ema_weights]} vs {[tuple(v.shape) for v in weights]}."

@@ -13,8 +13,7 @@ import tensorflow as tf
 from tf_diffaug.gan import adaptive
 from tf_diffaug.gan import ema as ema_lib
 from tf_diffaug.gan import losses as losses_lib
-from tf_diffaug.gan.train_step import AUGMENT_MODES
-from tf_diffaug.gan.train_step import GANTrainStep
+from tf_diffaug.gan.train_step import AUGMENT_MODES, GANTrainStep
 from tf_diffaug.lottery import advaug as advaug_lib
 
 

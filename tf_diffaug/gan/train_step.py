@@ -17,9 +17,8 @@ state updated from them (EMA, LeCam anchors, ADA accumulators, `p`) stays in syn
 import keras
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive
+from tf_diffaug.gan import adaptive, regularizers
 from tf_diffaug.gan import ema as ema_lib
-from tf_diffaug.gan import regularizers
 
 # Which images the augmentation `T` is applied to: (reals in D step, fakes in D step, fakes in G step).
 AUGMENT_MODES = {
@@ -240,7 +239,9 @@ class GANTrainStep:
         local_batch = tf.shape(real)[0]
         global_batch = tf.cast(local_batch * _replica_context().num_replicas_in_sync, tf.float32)
 
-        d_stats = [self._discriminator_update(real, real_labels, local_batch, global_batch) for _ in range(self.d_steps)]
+        d_stats = [
+            self._discriminator_update(real, real_labels, local_batch, global_batch) for _ in range(self.d_steps)
+        ]
         g_stats = self._generator_update(local_batch, global_batch)
 
         self.step_counter.assign_add(1)

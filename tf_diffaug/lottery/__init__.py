@@ -10,24 +10,18 @@
   ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
 """
 
-from tf_diffaug.lottery.advaug import FeatureAdvAug
-from tf_diffaug.lottery.advaug import adversarial_features
-from tf_diffaug.lottery.advaug import bind_tail
-from tf_diffaug.lottery.advaug import advaug_loss
-from tf_diffaug.lottery.advaug import mean_logit
-from tf_diffaug.lottery.advaug import split_model
-from tf_diffaug.lottery.masks import MaskConstraint
-from tf_diffaug.lottery.masks import PruningMasks
-from tf_diffaug.lottery.masks import is_prunable_kernel
-from tf_diffaug.lottery.masks import prunable_kernels
-from tf_diffaug.lottery.pruning import expected_sparsity
-from tf_diffaug.lottery.pruning import global_magnitude_masks
-from tf_diffaug.lottery.pruning import rounds_for_sparsity
-from tf_diffaug.lottery.rewind import TrainingSnapshot
-from tf_diffaug.lottery.rewind import reset_optimizer
-from tf_diffaug.lottery.ticket import Ticket
-from tf_diffaug.lottery.ticket import find_ticket
-from tf_diffaug.lottery.ticket import train_ticket
+from tf_diffaug.lottery.advaug import (
+    FeatureAdvAug,
+    advaug_loss,
+    adversarial_features,
+    bind_tail,
+    mean_logit,
+    split_model,
+)
+from tf_diffaug.lottery.masks import MaskConstraint, PruningMasks, is_prunable_kernel, prunable_kernels
+from tf_diffaug.lottery.pruning import expected_sparsity, global_magnitude_masks, rounds_for_sparsity
+from tf_diffaug.lottery.rewind import TrainingSnapshot, reset_optimizer
+from tf_diffaug.lottery.ticket import Ticket, find_ticket, train_ticket
 
 __all__ = [
     "FeatureAdvAug",

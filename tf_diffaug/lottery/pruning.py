@@ -26,9 +26,7 @@ def check_fraction(fraction):
     try:
         value = float(fraction)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"Pruning fraction must be a number in [0, 1). Received: fraction={fraction!r}"
-        ) from None
+        raise ValueError(f"Pruning fraction must be a number in [0, 1). Received: fraction={fraction!r}") from None
     if not 0.0 <= value < 1.0:
         raise ValueError(f"Pruning fraction must be in [0, 1). Received: fraction={fraction!r}")
     return value
@@ -74,16 +72,12 @@ def global_magnitude_masks(weights, masks, fraction):
         [[[0.0, 1.0], [1.0, 1.0]], [0.0, 0.0]]
     """
     if len(weights) != len(masks):
-        raise ValueError(
-            f"Got {len(weights)} weight arrays but {len(masks)} masks; expected one mask per kernel."
-        )
+        raise ValueError(f"Got {len(weights)} weight arrays but {len(masks)} masks; expected one mask per kernel.")
     weights = [np.asarray(w) for w in weights]
     masks = [np.asarray(m) for m in masks]
     for i, (w, m) in enumerate(zip(weights, masks)):
         if w.shape != m.shape:
-            raise ValueError(
-                f"Mask {i} has shape {m.shape} but its kernel has shape {w.shape}; they must match."
-            )
+            raise ValueError(f"Mask {i} has shape {m.shape} but its kernel has shape {w.shape}; they must match.")
     new_masks = [(m != 0).astype(np.float32) for m in masks]
     if not weights:
         return new_masks
@@ -98,7 +92,7 @@ def global_magnitude_masks(weights, masks, fraction):
     flat_new[alive_index[order[:count]]] = 0.0
     result, start = [], 0
     for m in new_masks:
-        result.append(flat_new[start:start + m.size].reshape(m.shape))
+        result.append(flat_new[start : start + m.size].reshape(m.shape))
         start += m.size
     return result
 

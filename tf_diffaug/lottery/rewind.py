@@ -19,7 +19,6 @@ loss scale of a ``LossScaleOptimizer`` are never zeroed.
 import keras
 import numpy as np
 
-
 # Optimizer variables that are settings, not training state: never zeroed by a reset.
 _SETTINGS = ("learning_rate", "dynamic_scale")  # dynamic_scale: LossScaleOptimizer's loss scale
 

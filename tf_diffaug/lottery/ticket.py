@@ -99,7 +99,8 @@ def _training_state(gan, models):
     """
     owned = {id(v) for model in models.values() if model is not None for v in model.variables}
     return [
-        v for v in getattr(gan, "variables", [])
+        v
+        for v in getattr(gan, "variables", [])
         if id(v) not in owned and not v.trainable and "seed_generator" not in v.path
     ]
 

@@ -3,9 +3,9 @@
 import json
 import os
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from tf_diffaug.metrics.distances import FeatureStatistics, frechet_distance, kernel_distance
 from tf_diffaug.metrics.inception import InceptionFeatureExtractor, check_images
@@ -70,8 +70,12 @@ class FIDCallback(keras.callbacks.Callback):
         fid_method="sqrtm",
     ):
         super().__init__()
-        for name, value in (("every_n_epochs", every_n_epochs), ("num_samples", num_samples),
-                            ("batch_size", batch_size), ("kid_subsets", kid_subsets)):
+        for name, value in (
+            ("every_n_epochs", every_n_epochs),
+            ("num_samples", num_samples),
+            ("batch_size", batch_size),
+            ("kid_subsets", kid_subsets),
+        ):
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, received {value!r}.")
         if num_samples < 2:

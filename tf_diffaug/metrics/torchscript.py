@@ -53,7 +53,11 @@ class TorchScriptModule(dict):
 
 def _module_class(type_name):
     # A fresh subclass per TorchScript type so NEWOBJ can call it with no arguments.
-    return type("TorchScriptModule", (TorchScriptModule,), {"__init__": lambda self: TorchScriptModule.__init__(self, type_name)})
+    return type(
+        "TorchScriptModule",
+        (TorchScriptModule,),
+        {"__init__": lambda self: TorchScriptModule.__init__(self, type_name)},
+    )
 
 
 class _StorageType:
@@ -109,9 +113,7 @@ class _TorchScriptUnpickler(pickle.Unpickler):
             raw = self._archive.read(f"{self._root}/data/{key}")
             array = np.frombuffer(raw, dtype=storage_type.dtype)
             if array.size < int(numel):
-                raise pickle.UnpicklingError(
-                    f"Storage {key!r} has {array.size} elements, the pickle expects {numel}."
-                )
+                raise pickle.UnpicklingError(f"Storage {key!r} has {array.size} elements, the pickle expects {numel}.")
             self._storages[key] = array
         return self._storages[key]
 
@@ -135,9 +137,7 @@ def read_torchscript_tensors(path):
     with zipfile.ZipFile(path) as archive:
         pickles = [n for n in archive.namelist() if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pickles) != 1:
-            raise ValueError(
-                f"{path!r} is not a TorchScript archive: expected one '<root>/data.pkl', found {pickles}."
-            )
+            raise ValueError(f"{path!r} is not a TorchScript archive: expected one '<root>/data.pkl', found {pickles}.")
         root = pickles[0].split("/")[0]
         unpickler = _TorchScriptUnpickler(io.BytesIO(archive.read(pickles[0])), archive, root)
         return unpickler.load()

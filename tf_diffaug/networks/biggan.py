@@ -23,8 +23,18 @@ _D_DOWN = {32: [True, True, False, False], 64: [True] * 4 + [False], 128: [True]
 _DEFAULT_ATTENTION = {32: None, 64: 64, 128: 64}
 
 
-def build_biggan(resolution=32, channels=3, num_classes=None, latent_dim=128, ch=64, d_ch=None, shared_dim=128,
-                 hierarchical=True, attention_resolution="default", kernel_initializer="orthogonal"):
+def build_biggan(
+    resolution=32,
+    channels=3,
+    num_classes=None,
+    latent_dim=128,
+    ch=64,
+    d_ch=None,
+    shared_dim=128,
+    hierarchical=True,
+    attention_resolution="default",
+    kernel_initializer="orthogonal",
+):
     """Builds the BigGAN generator and discriminator.
 
     Args:
@@ -64,17 +74,34 @@ def build_biggan(resolution=32, channels=3, num_classes=None, latent_dim=128, ch
     if attention_resolution is not None and attention_resolution not in g_sizes:
         raise ValueError(
             f"Unsupported attention_resolution {attention_resolution!r} for network 'biggan' at resolution "
-            f"{resolution}. Expected one of {[None] + g_sizes}.")
+            f"{resolution}. Expected one of {[None] + g_sizes}."
+        )
     if not isinstance(ch, int) or ch < 1:
         raise ValueError(f"ch must be a positive int. Received: ch={ch!r}")
     d_ch = ch if d_ch is None else d_ch
     generator = residual_generator(
-        name="biggan", resolution=resolution, channels=channels, latent_dim=latent_dim, num_classes=num_classes,
-        bottom_width=4, widths=[ch * m for m in _G_WIDTHS[resolution]], spectral_norm_enabled=True,
-        shared_dim=shared_dim or None, hierarchical=hierarchical, attention_resolution=attention_resolution,
-        kernel_initializer=kernel_initializer)
+        name="biggan",
+        resolution=resolution,
+        channels=channels,
+        latent_dim=latent_dim,
+        num_classes=num_classes,
+        bottom_width=4,
+        widths=[ch * m for m in _G_WIDTHS[resolution]],
+        spectral_norm_enabled=True,
+        shared_dim=shared_dim or None,
+        hierarchical=hierarchical,
+        attention_resolution=attention_resolution,
+        kernel_initializer=kernel_initializer,
+    )
     discriminator = residual_discriminator(
-        name="biggan", resolution=resolution, channels=channels, num_classes=num_classes,
-        widths=[d_ch * m for m in _D_WIDTHS[resolution]], downsample=_D_DOWN[resolution], spectral_norm_enabled=True,
-        attention_resolution=attention_resolution, kernel_initializer=kernel_initializer)
+        name="biggan",
+        resolution=resolution,
+        channels=channels,
+        num_classes=num_classes,
+        widths=[d_ch * m for m in _D_WIDTHS[resolution]],
+        downsample=_D_DOWN[resolution],
+        spectral_norm_enabled=True,
+        attention_resolution=attention_resolution,
+        kernel_initializer=kernel_initializer,
+    )
     return generator, discriminator

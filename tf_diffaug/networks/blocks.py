@@ -64,8 +64,15 @@ class ConditionalBatchNorm(keras.layers.Layer):
         (2, 4, 4, 8)
     """
 
-    def __init__(self, num_classes=None, spectral_norm=False, momentum=0.9, epsilon=1e-5,
-                 kernel_initializer="orthogonal", **kwargs):
+    def __init__(
+        self,
+        num_classes=None,
+        spectral_norm=False,
+        momentum=0.9,
+        epsilon=1e-5,
+        kernel_initializer="orthogonal",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if num_classes is not None and int(num_classes) < 1:
             raise ValueError(f"num_classes must be a positive int or None. Received: num_classes={num_classes}")
@@ -79,7 +86,8 @@ class ConditionalBatchNorm(keras.layers.Layer):
         x_shape, c_shape = input_shape
         channels = x_shape[-1]
         self.norm = keras.layers.BatchNormalization(
-            center=False, scale=False, momentum=self.momentum, epsilon=self.epsilon, name="norm")
+            center=False, scale=False, momentum=self.momentum, epsilon=self.epsilon, name="norm"
+        )
         self.norm.build(x_shape)
         if self.num_classes is not None:
             init = self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config())
@@ -87,10 +95,14 @@ class ConditionalBatchNorm(keras.layers.Layer):
             init = self.kernel_initializer.__class__.from_config(self.kernel_initializer.get_config())
             self.bias = keras.layers.Embedding(self.num_classes, channels, embeddings_initializer=init, name="bias")
         else:
-            self.gain = spectral_norm(keras.layers.Dense(
-                channels, use_bias=False, kernel_initializer=self.kernel_initializer, name="gain"), self.spectral_norm)
-            self.bias = spectral_norm(keras.layers.Dense(
-                channels, use_bias=False, kernel_initializer=self.kernel_initializer, name="bias"), self.spectral_norm)
+            self.gain = spectral_norm(
+                keras.layers.Dense(channels, use_bias=False, kernel_initializer=self.kernel_initializer, name="gain"),
+                self.spectral_norm,
+            )
+            self.bias = spectral_norm(
+                keras.layers.Dense(channels, use_bias=False, kernel_initializer=self.kernel_initializer, name="bias"),
+                self.spectral_norm,
+            )
         self.gain.build(c_shape)
         self.bias.build(c_shape)
 
@@ -109,9 +121,14 @@ class ConditionalBatchNorm(keras.layers.Layer):
         return input_shape[0]
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "spectral_norm": self.spectral_norm,
-                "momentum": self.momentum, "epsilon": self.epsilon,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "spectral_norm": self.spectral_norm,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -150,11 +167,14 @@ class SelfAttention(keras.layers.Layer):
         if channels % 8 or height % 2 or width % 2:
             raise ValueError(
                 "SelfAttention needs channels divisible by 8 and even height/width. "
-                f"Received: input_shape={tuple(input_shape)}")
+                f"Received: input_shape={tuple(input_shape)}"
+            )
 
         def conv(filters, name):
-            layer = spectral_norm(keras.layers.Conv2D(
-                filters, 1, use_bias=False, kernel_initializer=self.kernel_initializer, name=name), self.spectral_norm)
+            layer = spectral_norm(
+                keras.layers.Conv2D(filters, 1, use_bias=False, kernel_initializer=self.kernel_initializer, name=name),
+                self.spectral_norm,
+            )
             return layer
 
         self.theta = conv(channels // 8, "theta")
@@ -182,8 +202,11 @@ class SelfAttention(keras.layers.Layer):
         return x + ops.cast(self.gamma, x.dtype) * self.o(attended, training=training)
 
     def get_config(self):
-        return {**super().get_config(), "spectral_norm": self.spectral_norm,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        return {
+            **super().get_config(),
+            "spectral_norm": self.spectral_norm,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -222,9 +245,12 @@ class ClassProjection(keras.layers.Layer):
 
     def build(self, input_shape):
         features_shape, _ = input_shape
-        self.embed = spectral_norm(keras.layers.Dense(
-            features_shape[-1], use_bias=False, kernel_initializer=self.kernel_initializer, name="embed"),
-            self.spectral_norm)
+        self.embed = spectral_norm(
+            keras.layers.Dense(
+                features_shape[-1], use_bias=False, kernel_initializer=self.kernel_initializer, name="embed"
+            ),
+            self.spectral_norm,
+        )
         self.embed.build((None, self.num_classes))
 
     def call(self, inputs, training=None):
@@ -237,8 +263,12 @@ class ClassProjection(keras.layers.Layer):
         return (input_shape[0][0], 1)
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "spectral_norm": self.spectral_norm,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "spectral_norm": self.spectral_norm,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)

@@ -23,8 +23,9 @@ from tf_diffaug.networks.blocks import ClassProjection, spectral_norm
 RESOLUTIONS = (32, 64, 128)
 
 
-def build_dcgan(resolution=32, channels=3, num_classes=None, latent_dim=128, width=32, label_dim=32,
-                spectral_norm_in_d=False):
+def build_dcgan(
+    resolution=32, channels=3, num_classes=None, latent_dim=128, width=32, label_dim=32, spectral_norm_in_d=False
+):
     """Builds the DCGAN generator and discriminator.
 
     Args:
@@ -71,12 +72,14 @@ def build_dcgan(resolution=32, channels=3, num_classes=None, latent_dim=128, wid
     h = batch_norm("bn0")(h)
     h = keras.layers.ReLU(name="g_block1")(h)
     for i, filters in enumerate(g_widths[1:], start=1):
-        h = keras.layers.Conv2DTranspose(filters, 4, strides=2, padding="same", use_bias=False,
-                                         kernel_initializer=init, name=f"deconv{i}")(h)
+        h = keras.layers.Conv2DTranspose(
+            filters, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init, name=f"deconv{i}"
+        )(h)
         h = batch_norm(f"bn{i}")(h)
         h = keras.layers.ReLU(name=f"relu{i}")(h)
-    h = keras.layers.Conv2DTranspose(channels, 4, strides=2, padding="same", use_bias=False,
-                                     kernel_initializer=init, name="to_image")(h)
+    h = keras.layers.Conv2DTranspose(
+        channels, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init, name="to_image"
+    )(h)
     images = keras.layers.Activation("tanh", name="images")(h)
     generator = keras.Model(inputs if num_classes else z, images, name="dcgan_generator")
 
@@ -84,8 +87,9 @@ def build_dcgan(resolution=32, channels=3, num_classes=None, latent_dim=128, wid
     x_in = keras.Input((resolution, resolution, channels), name="images")
     d_inputs, x = [x_in], x_in
     for i in range(steps):
-        conv = keras.layers.Conv2D(width * 2 ** i, 4, strides=2, padding="same", use_bias=False,
-                                   kernel_initializer=init, name=f"conv{i}")
+        conv = keras.layers.Conv2D(
+            width * 2**i, 4, strides=2, padding="same", use_bias=False, kernel_initializer=init, name=f"conv{i}"
+        )
         x = spectral_norm(conv, spectral_norm_in_d)(x)
         if i > 0 and not spectral_norm_in_d:
             x = batch_norm(f"d_bn{i}")(x)
@@ -95,8 +99,9 @@ def build_dcgan(resolution=32, channels=3, num_classes=None, latent_dim=128, wid
     if num_classes:
         d_labels = keras.Input((), dtype="int32", name="labels")
         d_inputs.append(d_labels)
-        projection = ClassProjection(num_classes, spectral_norm=spectral_norm_in_d, kernel_initializer=init,
-                                     name="projection")([features, d_labels])
+        projection = ClassProjection(
+            num_classes, spectral_norm=spectral_norm_in_d, kernel_initializer=init, name="projection"
+        )([features, d_labels])
         logits = keras.layers.Add(name="logits")([logits, projection])
     discriminator = keras.Model(d_inputs if num_classes else x_in, logits, name="dcgan_discriminator")
     return generator, discriminator

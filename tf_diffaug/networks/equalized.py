@@ -55,8 +55,7 @@ class EqualizedDense(keras.layers.Layer):
         (2, 8)
     """
 
-    def __init__(self, units, lr_multiplier=1.0, bias_init=0.0, use_bias=True, activation="linear",
-                 gain=1.0, **kwargs):
+    def __init__(self, units, lr_multiplier=1.0, bias_init=0.0, use_bias=True, activation="linear", gain=1.0, **kwargs):
         super().__init__(**kwargs)
         self.units = int(units)
         self.lr_multiplier = float(lr_multiplier)
@@ -69,11 +68,14 @@ class EqualizedDense(keras.layers.Layer):
         fan_in = input_shape[-1]
         self.weight_gain = self.lr_multiplier / math.sqrt(fan_in)
         self.kernel = self.add_weight(
-            shape=(fan_in, self.units), initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier),
-            name="kernel")
+            shape=(fan_in, self.units),
+            initializer=keras.initializers.RandomNormal(stddev=1.0 / self.lr_multiplier),
+            name="kernel",
+        )
         if self.use_bias:
             self.bias = self.add_weight(
-                shape=(self.units,), initializer=keras.initializers.Constant(self.bias_init), name="bias")
+                shape=(self.units,), initializer=keras.initializers.Constant(self.bias_init), name="bias"
+            )
 
     def call(self, x):
         y = ops.matmul(x, self.kernel * self.weight_gain)
@@ -85,9 +87,15 @@ class EqualizedDense(keras.layers.Layer):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "lr_multiplier": self.lr_multiplier,
-                "bias_init": self.bias_init, "use_bias": self.use_bias, "activation": self.activation,
-                "gain": self.gain}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "lr_multiplier": self.lr_multiplier,
+            "bias_init": self.bias_init,
+            "use_bias": self.use_bias,
+            "activation": self.activation,
+            "gain": self.gain,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -118,8 +126,7 @@ class EqualizedConv2D(keras.layers.Layer):
         (1, 4, 4, 8)
     """
 
-    def __init__(self, filters, kernel_size, use_bias=True, activation="linear", downsample=False, gain=1.0,
-                 **kwargs):
+    def __init__(self, filters, kernel_size, use_bias=True, activation="linear", downsample=False, gain=1.0, **kwargs):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -130,10 +137,12 @@ class EqualizedConv2D(keras.layers.Layer):
 
     def build(self, input_shape):
         in_channels = input_shape[-1]
-        self.weight_gain = 1.0 / math.sqrt(in_channels * self.kernel_size ** 2)
+        self.weight_gain = 1.0 / math.sqrt(in_channels * self.kernel_size**2)
         self.kernel = self.add_weight(
             shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0), name="kernel")
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+            name="kernel",
+        )
         if self.use_bias:
             self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
 
@@ -153,9 +162,15 @@ class EqualizedConv2D(keras.layers.Layer):
         return (batch, height, width, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "use_bias": self.use_bias, "activation": self.activation, "downsample": self.downsample,
-                "gain": self.gain}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "use_bias": self.use_bias,
+            "activation": self.activation,
+            "downsample": self.downsample,
+            "gain": self.gain,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -191,7 +206,8 @@ class MinibatchStdDev(keras.layers.Layer):
         if int(group_size) < 1 or int(num_channels) < 1:
             raise ValueError(
                 f"group_size and num_channels must be >= 1. Received: group_size={group_size}, "
-                f"num_channels={num_channels}")
+                f"num_channels={num_channels}"
+            )
         self.group_size = int(group_size)
         self.num_channels = int(num_channels)
 
@@ -199,7 +215,8 @@ class MinibatchStdDev(keras.layers.Layer):
         if input_shape[-1] % self.num_channels:
             raise ValueError(
                 f"MinibatchStdDev needs channels divisible by num_channels={self.num_channels}. "
-                f"Received: input_shape={tuple(input_shape)}")
+                f"Received: input_shape={tuple(input_shape)}"
+            )
 
     def call(self, x):
         batch = ops.shape(x)[0]
@@ -208,7 +225,9 @@ class MinibatchStdDev(keras.layers.Layer):
         for candidate in range(2, self.group_size + 1):
             group = ops.where(ops.equal(ops.mod(batch, candidate), 0), candidate, group)
         f = self.num_channels
-        y = ops.reshape(ops.cast(x, "float32"), (group, -1, height, width, f, channels // f))  # f32 under mixed precision
+        y = ops.reshape(
+            ops.cast(x, "float32"), (group, -1, height, width, f, channels // f)
+        )  # f32 under mixed precision
         y = y - ops.mean(y, axis=0, keepdims=True)
         y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)  # [B/G, H, W, F, C/F]
         y = ops.mean(y, axis=(1, 2, 4))  # [B/G, F]

@@ -37,7 +37,8 @@ PRESETS = {
         "source": (
             "Radford et al., DCGAN, ICLR 2016 (arXiv:1511.06434): Adam lr 2e-4, beta_1 0.5, non-saturating loss; "
             "width halved (32) for CPU speed. Policy: DiffAugment default, Zhao et al., NeurIPS 2020 "
-            "(arXiv:2006.10738). EMA 0.999 is this library's choice for few-shot CPU runs."),
+            "(arXiv:2006.10738). EMA 0.999 is this library's choice for few-shot CPU runs."
+        ),
     },
     "sngan-cifar": {
         "network": "sngan",
@@ -58,7 +59,8 @@ PRESETS = {
         "source": (
             "Miyato et al., Spectral Normalization for GANs, ICLR 2018 (arXiv:1802.05957), ResNet CIFAR-10 "
             "setting: hinge loss, Adam lr 2e-4, betas (0, 0.9), n_dis 5, batch 64, no EMA (ema_decay 0: the EMA copy is G); the SNGAN of "
-            "Chen et al., NeurIPS 2021 (arXiv:2103.00397). Policy: DiffAugment default (arXiv:2006.10738)."),
+            "Chen et al., NeurIPS 2021 (arXiv:2103.00397). Policy: DiffAugment default (arXiv:2006.10738)."
+        ),
     },
     "biggan-cifar": {
         "network": "biggan",
@@ -66,7 +68,11 @@ PRESETS = {
         "channels": 3,
         "num_classes": 10,
         "network_kwargs": {
-            "latent_dim": 128, "ch": 64, "shared_dim": 0, "hierarchical": False, "attention_resolution": None,
+            "latent_dim": 128,
+            "ch": 64,
+            "shared_dim": 0,
+            "hierarchical": False,
+            "attention_resolution": None,
             "kernel_initializer": {"class_name": "RandomNormal", "config": {"mean": 0.0, "stddev": 0.02}},
         },
         "loss": "hinge",
@@ -84,7 +90,8 @@ PRESETS = {
             "DiffAugment-biggan-cifar/scripts/DiffAugment-biggan-cifar10.sh: --DiffAugment translation,cutout "
             "--batch_size 50 --num_D_steps 4 --G_lr 2e-4 --D_lr 2e-4 --G_attn 0 --D_attn 0 --G_init N02 "
             "--D_init N02 --ema (decay 0.9999, start 1000) --mirror_augment; BigGAN-PyTorch defaults: hinge, "
-            "betas (0, 0.999), G_ch = D_ch = 64, no shared embedding / hierarchical z."),
+            "betas (0, 0.999), G_ch = D_ch = 64, no shared embedding / hierarchical z."
+        ),
     },
     "stylegan2-lowshot-256": {
         "network": "stylegan2",
@@ -92,8 +99,13 @@ PRESETS = {
         "channels": 3,
         "num_classes": None,
         "network_kwargs": {
-            "latent_dim": 512, "w_dim": 512, "mapping_layers": 2, "fmap_base": 16384, "fmap_max": 512,
-            "mbstd_group_size": 4, "style_mixing_probability": 0.9,
+            "latent_dim": 512,
+            "w_dim": 512,
+            "mapping_layers": 2,
+            "fmap_base": 16384,
+            "fmap_max": 512,
+            "mbstd_group_size": 4,
+            "style_mixing_probability": 0.9,
         },
         "loss": "non_saturating",
         "g_lr": 2e-3,
@@ -110,7 +122,8 @@ PRESETS = {
             "DiffAugment-stylegan2/run_low_shot.py (batch 16, R1 gamma 10, non-saturating loss, Adam lr 0.002 "
             "betas (0, 0.99), EMA half-life 10 kimg -> decay 0.5 ** (16 / 10000) per step) and "
             "DiffAugment-stylegan2-pytorch cfg 'low_shot' (mapping depth 2, channel_base 32768 = fmap_base 16384); "
-            "Karras et al., StyleGAN2, CVPR 2020 (arXiv:1912.04958): style mixing 0.9."),
+            "Karras et al., StyleGAN2, CVPR 2020 (arXiv:1912.04958): style mixing 0.9."
+        ),
     },
 }
 

@@ -10,8 +10,13 @@ global sum pool ("d_features") -> linear (+ class projection)`. Upsampling is ne
 
 import keras
 
-from tf_diffaug.networks.blocks import (ClassProjection, ConditionalBatchNorm, GlobalSumPooling2D, SelfAttention,
-                                        spectral_norm)
+from tf_diffaug.networks.blocks import (
+    ClassProjection,
+    ConditionalBatchNorm,
+    GlobalSumPooling2D,
+    SelfAttention,
+    spectral_norm,
+)
 
 _PACKAGE = "tf_diffaug"
 
@@ -43,7 +48,7 @@ class LatentSplit(keras.layers.Layer):
     def call(self, z):
         chunks, start = [], 0
         for size in self.sizes:
-            chunks.append(z[:, start:start + size])
+            chunks.append(z[:, start : start + size])
             start += size
         return chunks
 
@@ -60,9 +65,24 @@ def split_sizes(total, parts):
     return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
-def residual_generator(*, name, resolution, channels, latent_dim, num_classes, bottom_width, widths,
-                       spectral_norm_enabled, shared_dim, hierarchical, attention_resolution,
-                       kernel_initializer, cbn_initializer=None, bn_momentum=0.9, bn_epsilon=1e-5):
+def residual_generator(
+    *,
+    name,
+    resolution,
+    channels,
+    latent_dim,
+    num_classes,
+    bottom_width,
+    widths,
+    spectral_norm_enabled,
+    shared_dim,
+    hierarchical,
+    attention_resolution,
+    kernel_initializer,
+    cbn_initializer=None,
+    bn_momentum=0.9,
+    bn_epsilon=1e-5,
+):
     """Builds the residual generator as a functional keras.Model.
 
     `widths` lists the channels at the bottom (input of block 1) followed by each block's output;
@@ -84,17 +104,20 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
     if hierarchical and num_classes and not shared_dim:
         raise ValueError(
             "hierarchical=True with num_classes needs a shared class embedding (shared_dim > 0). "
-            f"Received: shared_dim={shared_dim}")
+            f"Received: shared_dim={shared_dim}"
+        )
     if hierarchical and latent_dim < num_blocks + 1:
         raise ValueError(
             f"hierarchical=True needs latent_dim >= number of blocks + 1 = {num_blocks + 1}. "
-            f"Received: latent_dim={latent_dim}")
+            f"Received: latent_dim={latent_dim}"
+        )
 
     z_first, conds = z, [None] * num_blocks
     class_vector = None
     if num_classes and shared_dim:
-        class_vector = keras.layers.Embedding(num_classes, shared_dim, embeddings_initializer=kernel_initializer,
-                                              name="shared_embedding")(labels)
+        class_vector = keras.layers.Embedding(
+            num_classes, shared_dim, embeddings_initializer=kernel_initializer, name="shared_embedding"
+        )(labels)
     if hierarchical:
         chunks = LatentSplit(split_sizes(latent_dim, num_blocks + 1), name="z_split")(z)
         z_first = chunks[0]
@@ -111,16 +134,27 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
         if cond is None:
             return keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name=layer_name)(x)
         per_layer_tables = num_classes if (num_classes and not shared_dim) else None
-        return ConditionalBatchNorm(num_classes=per_layer_tables, spectral_norm=spectral_norm_enabled,
-                                    momentum=bn_momentum, epsilon=bn_epsilon, kernel_initializer=cbn_initializer,
-                                    name=layer_name)([x, cond])
+        return ConditionalBatchNorm(
+            num_classes=per_layer_tables,
+            spectral_norm=spectral_norm_enabled,
+            momentum=bn_momentum,
+            epsilon=bn_epsilon,
+            kernel_initializer=cbn_initializer,
+            name=layer_name,
+        )([x, cond])
 
     def conv(filters, size, layer_name):
-        return spectral_norm(keras.layers.Conv2D(filters, size, padding="same", kernel_initializer=kernel_initializer,
-                                                 name=layer_name), spectral_norm_enabled)
+        return spectral_norm(
+            keras.layers.Conv2D(filters, size, padding="same", kernel_initializer=kernel_initializer, name=layer_name),
+            spectral_norm_enabled,
+        )
 
-    h = spectral_norm(keras.layers.Dense(bottom_width * bottom_width * widths[0], kernel_initializer=kernel_initializer,
-                                         name="linear"), spectral_norm_enabled)(z_first)
+    h = spectral_norm(
+        keras.layers.Dense(
+            bottom_width * bottom_width * widths[0], kernel_initializer=kernel_initializer, name="linear"
+        ),
+        spectral_norm_enabled,
+    )(z_first)
     h = keras.layers.Reshape((bottom_width, bottom_width, widths[0]), name="reshape")(h)
     size = bottom_width
     for i in range(num_blocks):
@@ -138,8 +172,9 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
         h = keras.layers.Add(name=f"g_block{i + 1}")([h, shortcut])
         size *= 2
         if attention_resolution == size:
-            h = SelfAttention(spectral_norm=spectral_norm_enabled, kernel_initializer=kernel_initializer,
-                              name=f"attention{size}")(h)
+            h = SelfAttention(
+                spectral_norm=spectral_norm_enabled, kernel_initializer=kernel_initializer, name=f"attention{size}"
+            )(h)
     h = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=bn_epsilon, name="out_bn")(h)
     h = keras.layers.ReLU(name="out_relu")(h)
     h = conv(channels, 3, "out_conv")(h)
@@ -147,8 +182,19 @@ def residual_generator(*, name, resolution, channels, latent_dim, num_classes, b
     return keras.Model(inputs if num_classes else z, images, name=f"{name}_generator")
 
 
-def residual_discriminator(*, name, resolution, channels, num_classes, widths, downsample, spectral_norm_enabled,
-                           attention_resolution, kernel_initializer, head_bias=True):
+def residual_discriminator(
+    *,
+    name,
+    resolution,
+    channels,
+    num_classes,
+    widths,
+    downsample,
+    spectral_norm_enabled,
+    attention_resolution,
+    kernel_initializer,
+    head_bias=True,
+):
     """Builds the residual (projection) discriminator as a functional keras.Model.
 
     `widths[i]` / `downsample[i]` are block i's output channels and whether it halves the
@@ -162,8 +208,10 @@ def residual_discriminator(*, name, resolution, channels, num_classes, widths, d
         inputs.append(labels)
 
     def conv(filters, size, layer_name):
-        return spectral_norm(keras.layers.Conv2D(filters, size, padding="same", kernel_initializer=kernel_initializer,
-                                                 name=layer_name), spectral_norm_enabled)
+        return spectral_norm(
+            keras.layers.Conv2D(filters, size, padding="same", kernel_initializer=kernel_initializer, name=layer_name),
+            spectral_norm_enabled,
+        )
 
     x, in_ch, size, attended = images, channels, resolution, False
     for i, (out_ch, down) in enumerate(zip(widths, downsample)):
@@ -186,16 +234,19 @@ def residual_discriminator(*, name, resolution, channels, num_classes, widths, d
         size = size // 2 if down else size
         if attention_resolution == size and not attended:
             attended = True
-            x = SelfAttention(spectral_norm=spectral_norm_enabled, kernel_initializer=kernel_initializer,
-                              name=f"attention{size}")(x)
+            x = SelfAttention(
+                spectral_norm=spectral_norm_enabled, kernel_initializer=kernel_initializer, name=f"attention{size}"
+            )(x)
     h = keras.layers.ReLU(name="out_relu")(x)
     features = GlobalSumPooling2D(name="d_features")(h)
-    logits = spectral_norm(keras.layers.Dense(1, use_bias=head_bias, kernel_initializer=kernel_initializer,
-                                              name="linear"),
-                           spectral_norm_enabled)(features)
+    logits = spectral_norm(
+        keras.layers.Dense(1, use_bias=head_bias, kernel_initializer=kernel_initializer, name="linear"),
+        spectral_norm_enabled,
+    )(features)
     if num_classes:
-        projection = ClassProjection(num_classes, spectral_norm=spectral_norm_enabled,
-                                     kernel_initializer=kernel_initializer, name="projection")([features, labels])
+        projection = ClassProjection(
+            num_classes, spectral_norm=spectral_norm_enabled, kernel_initializer=kernel_initializer, name="projection"
+        )([features, labels])
         logits = keras.layers.Add(name="logits")([logits, projection])
     return keras.Model(inputs if num_classes else images, logits, name=f"{name}_discriminator")
 

@@ -22,8 +22,15 @@ from tf_diffaug.networks.residual import residual_discriminator, residual_genera
 RESOLUTIONS = (32, 64)
 
 
-def build_sngan(resolution=32, channels=3, num_classes=None, latent_dim=128, g_width=256, d_width=128,
-                kernel_initializer="glorot_uniform"):
+def build_sngan(
+    resolution=32,
+    channels=3,
+    num_classes=None,
+    latent_dim=128,
+    g_width=256,
+    d_width=128,
+    kernel_initializer="glorot_uniform",
+):
     """Builds the SNGAN ResNet generator and discriminator.
 
     Args:
@@ -50,13 +57,31 @@ def build_sngan(resolution=32, channels=3, num_classes=None, latent_dim=128, g_w
     check_common("sngan", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
     num_up = int(math.log2(resolution // 4))
     generator = residual_generator(
-        name="sngan", resolution=resolution, channels=channels, latent_dim=latent_dim, num_classes=num_classes,
-        bottom_width=4, widths=[g_width] * (num_up + 1), spectral_norm_enabled=False, shared_dim=None,
-        hierarchical=False, attention_resolution=None, kernel_initializer=kernel_initializer,
-        cbn_initializer="zeros")
+        name="sngan",
+        resolution=resolution,
+        channels=channels,
+        latent_dim=latent_dim,
+        num_classes=num_classes,
+        bottom_width=4,
+        widths=[g_width] * (num_up + 1),
+        spectral_norm_enabled=False,
+        shared_dim=None,
+        hierarchical=False,
+        attention_resolution=None,
+        kernel_initializer=kernel_initializer,
+        cbn_initializer="zeros",
+    )
     num_down = int(math.log2(resolution // 8))
     discriminator = residual_discriminator(
-        name="sngan", resolution=resolution, channels=channels, num_classes=num_classes,
-        widths=[d_width] * (num_down + 2), downsample=[True] * num_down + [False, False],
-        spectral_norm_enabled=True, attention_resolution=None, kernel_initializer=kernel_initializer, head_bias=False)
+        name="sngan",
+        resolution=resolution,
+        channels=channels,
+        num_classes=num_classes,
+        widths=[d_width] * (num_down + 2),
+        downsample=[True] * num_down + [False, False],
+        spectral_norm_enabled=True,
+        attention_resolution=None,
+        kernel_initializer=kernel_initializer,
+        head_bias=False,
+    )
     return generator, discriminator

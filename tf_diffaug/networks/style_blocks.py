@@ -9,7 +9,7 @@ import math
 import keras
 from keras import ops
 
-from tf_diffaug.networks.equalized import EqualizedDense, bias_activation, _check_activation
+from tf_diffaug.networks.equalized import EqualizedDense, _check_activation, bias_activation
 
 _PACKAGE = "tf_diffaug"
 _INFERENCE_NOISE = ("const", "random", "none")
@@ -44,8 +44,7 @@ class NoiseInjection(keras.layers.Layer):
     def __init__(self, inference_noise="const", seed=None, **kwargs):
         super().__init__(**kwargs)
         if inference_noise not in _INFERENCE_NOISE:
-            raise ValueError(
-                f"Unknown inference_noise {inference_noise!r}. Expected one of {list(_INFERENCE_NOISE)}.")
+            raise ValueError(f"Unknown inference_noise {inference_noise!r}. Expected one of {list(_INFERENCE_NOISE)}.")
         self.inference_noise = inference_noise
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
@@ -54,8 +53,11 @@ class NoiseInjection(keras.layers.Layer):
         _, height, width, _ = input_shape
         self.strength = self.add_weight(shape=(), initializer="zeros", name="strength")
         self.const_noise = self.add_weight(
-            shape=(height, width, 1), initializer=keras.initializers.RandomNormal(seed=self.seed),
-            trainable=False, name="const_noise")
+            shape=(height, width, 1),
+            initializer=keras.initializers.RandomNormal(seed=self.seed),
+            trainable=False,
+            name="const_noise",
+        )
 
     def call(self, x, training=None):
         if training or self.inference_noise == "random":
@@ -108,8 +110,19 @@ class ModulatedConv2D(keras.layers.Layer):
         (2, 8, 8, 8)
     """
 
-    def __init__(self, filters, kernel_size=3, demodulate=True, upsample=False, style_index=None,
-                 activation="lrelu", use_noise=False, inference_noise="const", seed=None, **kwargs):
+    def __init__(
+        self,
+        filters,
+        kernel_size=3,
+        demodulate=True,
+        upsample=False,
+        style_index=None,
+        activation="lrelu",
+        use_noise=False,
+        inference_noise="const",
+        seed=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = int(filters)
         self.kernel_size = int(kernel_size)
@@ -128,13 +141,16 @@ class ModulatedConv2D(keras.layers.Layer):
         if len(w_shape) == 3 and (self.style_index is None or not 0 <= self.style_index < w_shape[1]):
             raise ValueError(
                 f"style_index must be in [0, {w_shape[1]}) for styles of shape {tuple(w_shape)}. "
-                f"Received: style_index={self.style_index}")
+                f"Received: style_index={self.style_index}"
+            )
         self.affine = EqualizedDense(in_channels, bias_init=1.0, name="affine")
         self.affine.build((None, w_shape[-1]))
-        self.weight_gain = 1.0 / math.sqrt(in_channels * self.kernel_size ** 2)
+        self.weight_gain = 1.0 / math.sqrt(in_channels * self.kernel_size**2)
         self.kernel = self.add_weight(
             shape=(self.kernel_size, self.kernel_size, in_channels, self.filters),
-            initializer=keras.initializers.RandomNormal(stddev=1.0), name="kernel")
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+            name="kernel",
+        )
         self.bias = self.add_weight(shape=(self.filters,), initializer="zeros", name="bias")
         if self.noise is not None:
             height, width = x_shape[1], x_shape[2]
@@ -167,10 +183,18 @@ class ModulatedConv2D(keras.layers.Layer):
         return (batch, height, width, self.filters)
 
     def get_config(self):
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "demodulate": self.demodulate, "upsample": self.upsample, "style_index": self.style_index,
-                "activation": self.activation, "use_noise": self.use_noise,
-                "inference_noise": self.inference_noise, "seed": self.seed}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "demodulate": self.demodulate,
+            "upsample": self.upsample,
+            "style_index": self.style_index,
+            "activation": self.activation,
+            "use_noise": self.use_noise,
+            "inference_noise": self.inference_noise,
+            "seed": self.seed,
+        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -201,12 +225,16 @@ class ConstantInput(keras.layers.Layer):
 
     def build(self, input_shape):
         self.const = self.add_weight(
-            shape=(self.size, self.size, self.channels), initializer=keras.initializers.RandomNormal(stddev=1.0),
-            name="const")
+            shape=(self.size, self.size, self.channels),
+            initializer=keras.initializers.RandomNormal(stddev=1.0),
+            name="const",
+        )
 
     def call(self, w):
         batch = ops.shape(w)[0]
-        return ops.broadcast_to(ops.cast(self.const, self.compute_dtype)[None], (batch, self.size, self.size, self.channels))
+        return ops.broadcast_to(
+            ops.cast(self.const, self.compute_dtype)[None], (batch, self.size, self.size, self.channels)
+        )
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.size, self.size, self.channels)
@@ -296,9 +324,17 @@ class StyleBroadcast(keras.layers.Layer):
         return ops.where(use_w2[:, :, None], w2[:, None, :], ws)
 
     def compute_output_shape(self, input_shape):
-        shape = input_shape[0] if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)) else input_shape
+        shape = (
+            input_shape[0]
+            if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple))
+            else input_shape
+        )
         return (shape[0], self.num_ws, shape[-1])
 
     def get_config(self):
-        return {**super().get_config(), "num_ws": self.num_ws, "mixing_probability": self.mixing_probability,
-                "seed": self.seed}
+        return {
+            **super().get_config(),
+            "num_ws": self.num_ws,
+            "mixing_probability": self.mixing_probability,
+            "seed": self.seed,
+        }

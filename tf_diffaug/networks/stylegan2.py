@@ -25,15 +25,34 @@ import keras
 
 from tf_diffaug.networks._checks import check_common
 from tf_diffaug.networks.blocks import ClassProjection
-from tf_diffaug.networks.equalized import EqualizedConv2D, EqualizedDense, LabelEmbedding, LatentNormalization, MinibatchStdDev
+from tf_diffaug.networks.equalized import (
+    EqualizedConv2D,
+    EqualizedDense,
+    LabelEmbedding,
+    LatentNormalization,
+    MinibatchStdDev,
+)
 from tf_diffaug.networks.style_blocks import ConstantInput, MixingLatent, ModulatedConv2D, StyleBroadcast
 
 RESOLUTIONS = (32, 64, 128, 256)
 
 
-def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128, w_dim=512, mapping_layers=8,
-                    mapping_lr_multiplier=0.01, fmap_base=16384, fmap_max=512, mbstd_group_size=4,
-                    mbstd_num_channels=1, style_mixing_probability=0.9, inference_noise="const", seed=None):
+def build_stylegan2(
+    resolution=32,
+    channels=3,
+    num_classes=None,
+    latent_dim=128,
+    w_dim=512,
+    mapping_layers=8,
+    mapping_lr_multiplier=0.01,
+    fmap_base=16384,
+    fmap_max=512,
+    mbstd_group_size=4,
+    mbstd_num_channels=1,
+    style_mixing_probability=0.9,
+    inference_noise="const",
+    seed=None,
+):
     """Builds the StyleGAN2 generator and discriminator.
 
     Args:
@@ -62,13 +81,19 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
         (2, 32, 32, 3)
     """
     check_common("stylegan2", resolution, channels, num_classes, latent_dim, RESOLUTIONS)
-    for arg, value in (("w_dim", w_dim), ("mapping_layers", mapping_layers), ("fmap_base", fmap_base),
-                       ("fmap_max", fmap_max)):
+    for arg, value in (
+        ("w_dim", w_dim),
+        ("mapping_layers", mapping_layers),
+        ("fmap_base", fmap_base),
+        ("fmap_max", fmap_max),
+    ):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{arg} must be a positive int. Received: {arg}={value!r}")
     if 2 * fmap_base // resolution < 1:
-        raise ValueError(f"fmap_base={fmap_base} gives no channels at resolution {resolution}; "
-                         f"expected fmap_base >= {resolution // 2}.")
+        raise ValueError(
+            f"fmap_base={fmap_base} gives no channels at resolution {resolution}; "
+            f"expected fmap_base >= {resolution // 2}."
+        )
 
     def nf(res):
         return min(2 * fmap_base // res, fmap_max)
@@ -88,8 +113,10 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
         inputs.append(labels)
         label_embedding = LabelEmbedding(num_classes, w_dim, name="label_embedding")
     normalize_z = LatentNormalization(name="normalize_z")
-    mapping = [EqualizedDense(w_dim, lr_multiplier=mapping_lr_multiplier, activation="lrelu", name=f"mapping{i}")
-               for i in range(mapping_layers)]
+    mapping = [
+        EqualizedDense(w_dim, lr_multiplier=mapping_lr_multiplier, activation="lrelu", name=f"mapping{i}")
+        for i in range(mapping_layers)
+    ]
 
     label_vector = None
     if labels is not None:
@@ -106,14 +133,24 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
     w = map_latent(z, "")
     if style_mixing_probability > 0:
         z2 = MixingLatent(seed=layer_seed(1000), name="mixing_z")(z)
-        ws = StyleBroadcast(num_ws, style_mixing_probability, seed=layer_seed(1001), name="ws")([w, map_latent(z2, "_mixing")])
+        ws = StyleBroadcast(num_ws, style_mixing_probability, seed=layer_seed(1001), name="ws")(
+            [w, map_latent(z2, "_mixing")]
+        )
     else:
         ws = StyleBroadcast(num_ws, name="ws")(w)
 
     # Synthesis network.
     def styled_conv(filters, index, upsample, name):
-        return ModulatedConv2D(filters, 3, upsample=upsample, style_index=index, use_noise=True,
-                               inference_noise=inference_noise, seed=layer_seed(index), name=name)
+        return ModulatedConv2D(
+            filters,
+            3,
+            upsample=upsample,
+            style_index=index,
+            use_noise=True,
+            inference_noise=inference_noise,
+            seed=layer_seed(index),
+            name=name,
+        )
 
     def to_rgb(index, name):
         return ModulatedConv2D(channels, 1, demodulate=False, style_index=index, activation="linear", name=name)
@@ -123,7 +160,7 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
     x = keras.layers.Identity(name="g_block1")(x)
     image = to_rgb(1, "b4_torgb")([x, ws])
     for k in range(3, log2 + 1):
-        res = 2 ** k
+        res = 2**k
         x = styled_conv(nf(res), 2 * k - 5, True, f"b{res}_conv0")([x, ws])
         x = styled_conv(nf(res), 2 * k - 4, False, f"b{res}_conv1")([x, ws])
         image = keras.layers.UpSampling2D(2, interpolation="bilinear", name=f"b{res}_img_up")(image)
@@ -137,7 +174,7 @@ def build_stylegan2(resolution=32, channels=3, num_classes=None, latent_dim=128,
     x = EqualizedConv2D(nf(resolution), 1, activation="lrelu", name=f"b{resolution}_fromrgb")(images)
     half = math.sqrt(0.5)
     for k in range(log2, 2, -1):
-        res = 2 ** k
+        res = 2**k
         skip = EqualizedConv2D(nf(res // 2), 1, use_bias=False, downsample=True, gain=half, name=f"b{res}_skip")(x)
         x = EqualizedConv2D(nf(res), 3, activation="lrelu", name=f"b{res}_conv0")(x)
         x = EqualizedConv2D(nf(res // 2), 3, activation="lrelu", downsample=True, gain=half, name=f"b{res}_conv1")(x)
