@@ -198,7 +198,8 @@ def test_register_policy_adds_a_user_op(ref):
         np.testing.assert_allclose(layer.transform_images(X, t), ref.translate(flipped, t["translation"]), atol=1e-6)
         assert "flip" in augment.registered_names()
     finally:
-        policy._REGISTRY.pop("flip")
+        policy.unregister_policy("flip")
+    assert "flip" not in augment.registered_names()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from tf_diffaug.augment import ops
 from tf_diffaug.augment.adaptive import AdaptiveAugment
 from tf_diffaug.augment.base import RandomAugment
 from tf_diffaug.augment.layers import ColorAugment, CutoutAugment, DiffAugment, TranslationAugment
-from tf_diffaug.augment.policy import PolicyOp, parse_policy, register_policy, registered_names
+from tf_diffaug.augment.policy import PolicyOp, parse_policy, register_policy, registered_names, unregister_policy
 
 __all__ = [
     "AdaptiveAugment",
@@ -31,4 +31,5 @@ __all__ = [
     "parse_policy",
     "register_policy",
     "registered_names",
+    "unregister_policy",
 ]

@@ -34,7 +34,7 @@ Example (register a random horizontal flip under the name ``"flip"``):
 import keras
 from keras import ops as kops
 
-from tf_diffaug.augment import ops
+from tf_diffaug.augment import ops, policy_names
 
 
 class PolicyOp:
@@ -212,11 +212,27 @@ def register_policy(name, fn_list):
                 f"register_policy({name!r}, ...) expects PolicyOp instances or (sample, apply) pairs, got {fn!r}."
             )
     _REGISTRY[name] = lambda: list(items)
+    policy_names.add_name(name)
+
+
+def unregister_policy(name):
+    """Removes a name added with :func:`register_policy` (the built-in names cannot be removed).
+
+    Raises:
+        ValueError: for a built-in or unknown name.
+    """
+    if name in policy_names.BUILTIN_NAMES or name not in _REGISTRY:
+        raise ValueError(
+            f"Cannot unregister policy {name!r}: expected one of the registered additions "
+            f"{sorted(set(_REGISTRY) - set(policy_names.BUILTIN_NAMES))}."
+        )
+    del _REGISTRY[name]
+    policy_names.remove_name(name)
 
 
 def registered_names():
     """The sorted list of policy names that ``parse_policy`` accepts."""
-    return sorted(_REGISTRY)
+    return policy_names.registered_names()
 
 
 def parse_policy(policy):
@@ -232,19 +248,4 @@ def parse_policy(policy):
     Raises:
         ValueError: on an empty item or an unknown name, naming it and the accepted names.
     """
-    if not isinstance(policy, str):
-        raise ValueError(f"policy must be a comma-separated string, got policy={policy!r}.")
-    if policy.strip() == "":
-        return []
-    parsed = []
-    for item in policy.split(","):
-        name = item.strip()
-        if not name:
-            raise ValueError(
-                f"Empty item in policy {policy!r}: remove the extra comma. "
-                f"Expected names from {registered_names()} separated by single commas."
-            )
-        if name not in _REGISTRY:
-            raise ValueError(f"Unknown op {name!r} in policy {policy!r}. Expected one of {registered_names()}.")
-        parsed.append((name, _REGISTRY[name]()))
-    return parsed
+    return [(name, _REGISTRY[name]()) for name in policy_names.split_policy(policy)]

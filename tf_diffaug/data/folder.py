@@ -24,20 +24,15 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
-from tf_diffaug.data import transforms
+from tf_diffaug.data import catalog, transforms
 from tf_diffaug.data.source import Source, select, split_ranges
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
+IMAGE_EXTENSIONS = catalog.IMAGE_EXTENSIONS
 
 
 def list_files(root) -> list[pathlib.Path]:
-    """Returns the non-hidden files under `root`, sorted by relative POSIX path."""
-    root = pathlib.Path(root)
-    found = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [name for name in subdirs if not name.startswith(".")]
-        found.extend(pathlib.Path(directory, name) for name in files if not name.startswith("."))
-    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+    """Returns the non-hidden files under `root`, sorted by relative POSIX path (``catalog.list_files``)."""
+    return [pathlib.Path(path) for path in catalog.list_files(root)]
 
 
 def decode_image(path) -> np.ndarray:
@@ -86,7 +81,7 @@ def read_folder(root, resolution: int, channels=None, with_labels: bool = False)
     images, relative_paths, skipped = [], [], []
     for path in list_files(root):
         relative = path.relative_to(root).as_posix()
-        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        if not catalog.is_image_file(path.name):
             skipped.append(f"{relative} (not an image extension)")
             continue
         try:

@@ -20,10 +20,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-SPLIT_HELP = (
-    "a split name with optional tfds slicing, e.g. 'train', 'train[:10%]', 'train[100:200]', "
-    "'train[-5%:]' or 'train+test' (https://www.tensorflow.org/datasets/splits)"
-)
+from tf_diffaug.data import splits
+
+SPLIT_HELP = splits.SPLIT_HELP
 
 
 @dataclasses.dataclass
@@ -66,38 +65,13 @@ def check_split(split):
 
 
 def split_ranges(split, sizes: dict[str, int], dataset_name: str) -> list[tuple[str, int, int]]:
-    """Resolves a tfds split string against local split sizes.
-
-    Args:
-        split: split string (or tfds ReadInstruction), e.g. ``"train[:1%]+test[:5]"``.
-        sizes: number of examples of each split, e.g. ``{"train": 60000, "test": 10000}``.
-        dataset_name: for error messages.
-
-    Returns:
-        ``[(split_name, start, stop), ...]``, one per ``+`` term, with absolute indices.
+    """Resolves a split string against local split sizes (``td.data.splits.split_ranges``).
 
     Example:
         >>> split_ranges("train[:1%]", {"train": 60000}, "fashion-mnist")
         [('train', 0, 600)]
     """
-    instruction = check_split(split)
-    split_infos = {
-        name: tfds.core.SplitInfo(name=name, shard_lengths=[size], num_bytes=0) for name, size in sizes.items()
-    }
-    try:
-        absolute = instruction.to_absolute(split_infos)
-    except (ValueError, AssertionError) as error:
-        raise ValueError(
-            f"Bad split {split!r} for {dataset_name!r}, which has the splits "
-            f"{dict(sizes)}: expected {SPLIT_HELP}. ({_first_line(error)})"
-        ) from None
-    ranges = []
-    for part in absolute:
-        size = sizes[part.splitname]
-        start = 0 if part.from_ is None else part.from_
-        stop = size if part.to is None else part.to
-        ranges.append((part.splitname, start, stop))
-    return ranges
+    return splits.split_ranges(split, sizes, dataset_name)
 
 
 def select(arrays_by_split: dict[str, tuple], ranges: list[tuple[str, int, int]]) -> tuple:

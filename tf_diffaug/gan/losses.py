@@ -18,6 +18,8 @@ import collections
 
 import tensorflow as tf
 
+from tf_diffaug.gan import modes
+
 AdversarialLoss = collections.namedtuple("AdversarialLoss", ["discriminator", "generator"])
 AdversarialLoss.__doc__ = """A pair of per-example adversarial losses.
 
@@ -91,6 +93,7 @@ LOSSES = {
     "wasserstein": AdversarialLoss(wasserstein_discriminator, wasserstein_generator),
     "least_squares": AdversarialLoss(least_squares_discriminator, least_squares_generator),
 }
+assert tuple(LOSSES) == modes.LOSSES, "td.gan.modes.LOSSES names the pairs defined here"
 
 
 def get(identifier):

@@ -17,16 +17,11 @@ state updated from them (EMA, LeCam anchors, ADA accumulators, `p`) stays in syn
 import keras
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive, regularizers
+from tf_diffaug.gan import adaptive, modes, regularizers
 from tf_diffaug.gan import ema as ema_lib
 
 # Which images the augmentation `T` is applied to: (reals in D step, fakes in D step, fakes in G step).
-AUGMENT_MODES = {
-    "both": (True, True, True),
-    "real_only": (True, False, False),
-    "d_only": (True, True, False),
-    "none": (False, False, False),
-}
+AUGMENT_MODES = modes.AUGMENT_MODES
 
 
 def _replica_context():

@@ -13,10 +13,11 @@ Widths (multiples of `ch`): G bottom + block outputs 32^2: 4,4,4,4; 64^2: 16,16,
 128^2: 1,2,4,8,16,16 (all down but the last).
 """
 
+from tf_diffaug.networks import catalog
 from tf_diffaug.networks._checks import check_common
 from tf_diffaug.networks.residual import residual_discriminator, residual_generator
 
-RESOLUTIONS = (32, 64, 128)
+RESOLUTIONS = catalog.RESOLUTIONS["biggan"]
 _G_WIDTHS = {32: [4, 4, 4, 4], 64: [16, 16, 8, 4, 2], 128: [16, 16, 8, 4, 2, 1]}
 _D_WIDTHS = {32: [4, 4, 4, 4], 64: [1, 2, 4, 8, 16], 128: [1, 2, 4, 8, 16, 16]}
 _D_DOWN = {32: [True, True, False, False], 64: [True] * 4 + [False], 128: [True] * 5 + [False]}

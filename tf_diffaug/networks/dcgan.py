@@ -17,10 +17,11 @@ import math
 
 import keras
 
+from tf_diffaug.networks import catalog
 from tf_diffaug.networks._checks import check_common
 from tf_diffaug.networks.blocks import ClassProjection, spectral_norm
 
-RESOLUTIONS = (32, 64, 128)
+RESOLUTIONS = catalog.RESOLUTIONS["dcgan"]
 
 
 def build_dcgan(

@@ -16,10 +16,11 @@ CategoricalConditionalBatchNormalization). At 32^2 the parameter counts equal th
 
 import math
 
+from tf_diffaug.networks import catalog
 from tf_diffaug.networks._checks import check_common
 from tf_diffaug.networks.residual import residual_discriminator, residual_generator
 
-RESOLUTIONS = (32, 64)
+RESOLUTIONS = catalog.RESOLUTIONS["sngan"]
 
 
 def build_sngan(

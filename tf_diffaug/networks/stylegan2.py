@@ -23,6 +23,7 @@ import math
 
 import keras
 
+from tf_diffaug.networks import catalog
 from tf_diffaug.networks._checks import check_common
 from tf_diffaug.networks.blocks import ClassProjection
 from tf_diffaug.networks.equalized import (
@@ -34,7 +35,7 @@ from tf_diffaug.networks.equalized import (
 )
 from tf_diffaug.networks.style_blocks import ConstantInput, MixingLatent, ModulatedConv2D, StyleBroadcast
 
-RESOLUTIONS = (32, 64, 128, 256)
+RESOLUTIONS = catalog.RESOLUTIONS["stylegan2"]
 
 
 def build_stylegan2(
