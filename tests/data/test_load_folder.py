@@ -117,17 +117,36 @@ def test_labels_from_class_subfolders(tmp_path):
 
 def test_labels_need_class_subfolders(photo_folder):
     root, _ = photo_folder
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match=r"directly in it, e.g. 'root.png'"):
+    # The layout is checked from the file names, before any image is decoded (so no warning yet).
+    with pytest.raises(
+        ValueError, match=r"1 image\(s\) lie directly in it next to the class folders \['a', 'b'\], e.g. 'root.png'"
+    ):
         data.load_array(str(root), resolution=16, with_labels=True)
 
 
 def test_empty_and_unreadable_folders_raise(tmp_path):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ValueError, match=r"No readable image in folder .*empty"):
+    with pytest.raises(
+        ValueError,
+        match=r"No image files in folder .*empty' \(searched recursively; accepted extensions: \.png, .*\.gif; 0 other file\(s\) skipped\)",
+    ):
         data.load_array(str(tmp_path / "empty"))
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "a.txt").write_text("a")
+    (tmp_path / "texts" / "b.csv").write_text("b")
+    with pytest.raises(
+        ValueError, match=r"No image files in folder .*texts'.*; 2 other file\(s\) skipped, e.g. 'a.txt'\)"
+    ):
+        data.load(str(tmp_path / "texts"), batch_size=8)  # not the batch_size error of an empty set
     (tmp_path / "junk").mkdir()
     (tmp_path / "junk" / "a.jpg").write_bytes(b"garbage")
-    with pytest.warns(UserWarning, match="a.jpg"), pytest.raises(ValueError, match="No readable image"):
+    with (
+        pytest.warns(UserWarning, match="a.jpg"),
+        pytest.raises(
+            ValueError,
+            match=r"No readable image in folder .*junk': all 1 image file\(s\) failed to decode \(first: a.jpg: ",
+        ),
+    ):
         data.load_array(str(tmp_path / "junk"))
     with pytest.raises(FileNotFoundError, match=r"Image folder '.*missing' does not exist"):
         data.load(str(tmp_path / "missing"))

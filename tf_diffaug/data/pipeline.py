@@ -12,11 +12,14 @@ A source is named by one string (or path):
   ``data_dir`` unless ``download=True`` (``tfds_source.py``).
 
 Our two names are checked first, then folders, then tfds. Every source goes through the same
-preprocessing (``transforms.preprocess``: shorter side to ``resolution`` with an antialiased
-filter, center crop, channel conversion, uint8 rounding), so ``load_array`` (uint8, e.g. for FID
-reference statistics) and ``load`` (float32 in [-1, 1] for training) give the same pixels. The
-training pipeline is: preprocess -> cache (uint8, in memory) -> shuffle -> mirror -> to [-1, 1]
--> batch -> repeat -> prefetch.
+preprocessing (``transforms.preprocess``: alpha composited on ``alpha_background``, resized to a
+``resolution`` square by the ``crop`` mode with an antialiased filter, channel conversion, uint8
+rounding), so ``load_array`` (uint8, e.g. for FID reference statistics) and ``load`` (float32 in
+[-1, 1] for training) give the same pixels. The training pipeline is: preprocess -> cache (uint8,
+in memory) -> shuffle -> mirror -> to [-1, 1] -> batch -> repeat -> prefetch.
+
+``class_names(name_or_path)`` gives the names of the labels (class sub-folders of a folder, the
+Fashion-MNIST classes, a prepared tfds dataset's ``ClassLabel`` names).
 """
 
 from __future__ import annotations
@@ -31,30 +34,68 @@ from tf_diffaug.data.source import Source, check_split
 
 BUILTIN_NAMES = (builtin.EMOJI_FACES, builtin.FASHION_MNIST)
 _PREPROCESS_BATCH = 256
+#: The label names of Fashion-MNIST, label 0 first (Xiao, Rasul, Vollgraf, arXiv:1708.07747, Table 1).
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 
 
 def _is_path_like(name) -> bool:
     return isinstance(name, os.PathLike) or str(name).startswith(("/", ".", "~", "\\"))
 
 
+def _builtin_key(name_or_path):
+    if isinstance(name_or_path, os.PathLike):
+        return None
+    return os.fspath(name_or_path).strip().lower().replace("_", "-")
+
+
 def open_source(
-    name_or_path, split="train", resolution=64, channels=None, with_labels=False, data_dir=None, download=False
+    name_or_path,
+    split="train",
+    resolution=64,
+    channels=None,
+    with_labels=False,
+    data_dir=None,
+    download=False,
+    crop="center",
+    alpha_background="white",
 ) -> Source:
-    """Opens a named source (see the module docstring) as a ``Source`` of native-size images."""
+    """Opens a named source (see the module docstring) as a ``Source`` of native-size images.
+
+    Folders are read and resized at once (with `crop` and `alpha_background`); other sources
+    are resized later by ``transforms.preprocess``.
+    """
     if not isinstance(name_or_path, (str, os.PathLike)) or not str(name_or_path).strip():
         raise ValueError(f"Bad dataset {name_or_path!r}: expected {_accepted()}.")
     name = os.fspath(name_or_path)
-    key = name.strip().lower().replace("_", "-")
-    if not isinstance(name_or_path, os.PathLike) and key == builtin.EMOJI_FACES:
+    key = _builtin_key(name_or_path)
+    if key == builtin.EMOJI_FACES:
+        if alpha_background != "white":
+            raise ValueError(
+                f"Bad alpha_background {alpha_background!r} for 'emoji-faces': the embedded set is stored "
+                "already composited on white, so only alpha_background='white' applies. For another "
+                "background, save the emoji as RGBA files in a folder and load that folder."
+            )
         return builtin.open_emoji_faces(split)
-    if not isinstance(name_or_path, os.PathLike) and key == builtin.FASHION_MNIST:
+    if key == builtin.FASHION_MNIST:
         tfds_builder = tfds_source.find_builder("fashion_mnist", data_dir)
         prepared = tfds_builder is not None and tfds_source.is_prepared(tfds_builder)
         if prepared or (download and not builtin.has_fashion_mnist_files()):
             return tfds_source.open_tfds("fashion_mnist", split, download=download, builder=tfds_builder)
         return builtin.open_fashion_mnist(split)
     if os.path.isdir(os.path.expanduser(name)):
-        return folder.open_folder(os.path.expanduser(name), split, resolution, channels, with_labels)
+        path = os.path.expanduser(name)
+        return folder.open_folder(path, split, resolution, channels, with_labels, crop, alpha_background)
     if _is_path_like(name_or_path):
         raise FileNotFoundError(f"Image folder {name!r} does not exist or is not a folder.")
     builder = tfds_source.find_builder(name, data_dir)
@@ -74,10 +115,12 @@ def _accepted() -> str:
     )
 
 
-def _check_arguments(split, resolution, channels, batch_size, repeat=False):
+def _check_arguments(split, resolution, channels, batch_size, repeat=False, crop="center", alpha_background="white"):
     check_split(split)
     transforms.check_resolution(resolution)
     transforms.check_channels(channels)
+    transforms.check_crop(crop)
+    transforms.check_alpha_background(alpha_background)
     bad_batch = isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
     if batch_size is not None and bad_batch:
         raise ValueError(f"Bad batch_size {batch_size!r}: expected None (unbatched) or a positive integer.")
@@ -85,11 +128,11 @@ def _check_arguments(split, resolution, channels, batch_size, repeat=False):
         raise ValueError(f"Bad repeat {repeat!r}: expected False, True (forever) or a positive count.")
 
 
-def _preprocessed(source: Source, resolution: int, channels) -> tf.data.Dataset:
+def _preprocessed(source: Source, resolution: int, channels, crop="center", alpha_background="white"):
     """Maps a source's ``(image, label)`` pairs to uint8 ``[resolution, resolution, C]`` images."""
 
     def apply(images, labels):
-        return transforms.preprocess(images, resolution, channels), labels
+        return transforms.preprocess(images, resolution, channels, crop, alpha_background), labels
 
     if source.uniform_size:  # same-size images: preprocess whole batches (far fewer op calls)
         batched = source.dataset.batch(_PREPROCESS_BATCH)
@@ -97,8 +140,12 @@ def _preprocessed(source: Source, resolution: int, channels) -> tf.data.Dataset:
     return source.dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download) -> Source:
-    source = open_source(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+def _open_checked(
+    name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+) -> Source:
+    source = open_source(
+        name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+    )
     if with_labels and not source.has_labels:
         raise ValueError(
             f"with_labels=True but dataset {source.name!r} has no class labels. Use with_labels=False, "
@@ -134,12 +181,15 @@ def load(
     data_dir=None,
     download=False,
     cache=True,
+    crop="center",
+    alpha_background="white",
 ) -> tf.data.Dataset:
     """Loads an image dataset as a ``tf.data.Dataset`` of float32 NHWC images in [-1, 1].
 
-    Images are resized so the shorter side is `resolution` (antialiased bilinear), center-cropped
-    to a square, converted to `channels`, rounded to uint8 (cached in memory as such), then mapped
-    to ``x / 127.5 - 1``. With ``mirror=True`` each image is flipped left-right with probability
+    Transparent pixels are composited on `alpha_background`; images are resized to a
+    `resolution` square by the `crop` mode (default: shorter side to `resolution`, antialiased
+    bilinear, then the central square), converted to `channels`, rounded to uint8 (cached in
+    memory as such), then mapped to ``x / 127.5 - 1``. With ``mirror=True`` each image is flipped left-right with probability
     1/2, drawn anew every epoch (the "mirror" x-flip augmentation of the StyleGAN2-ADA and
     DiffAugment training code; Karras et al. 2020, arXiv:2006.06676). Nothing is downloaded unless
     ``download=True``.
@@ -150,8 +200,12 @@ def load(
             Folders and ``"emoji-faces"`` have the single split ``"train"``.
         resolution: side of the square images.
         batch_size: None for single images, else the batch size.
-        with_labels: yield ``(images, labels)`` with int64 labels.
-        channels: None (the source's: 3 for emoji-faces, 1 for fashion-mnist), 1 or 3.
+        with_labels: yield ``(images, labels)`` with int64 labels. For a folder, its immediate
+            sub-folders are the classes (sorted names; ``class_names(folder)``): at least two,
+            and no image directly in the folder.
+        channels: None (the source's own: 3 for emoji-faces, 1 for fashion-mnist; for a folder,
+            3 when any image is colour, 1 when all are grey), 1 (BT.601 luma of colour images) or
+            3 (grey tiled to RGB).
         shuffle: shuffle the whole dataset, reshuffled every epoch.
         mirror: random horizontal flips (off by default).
         seed: int seed of the shuffle and the flips (None: nondeterministic).
@@ -160,6 +214,13 @@ def load(
         data_dir: tfds data folder (None: tfds' default).
         download: let tfds download and prepare a missing tfds dataset (needs network access).
         cache: keep the preprocessed uint8 images in memory after the first epoch.
+        crop: how non-square images become square: ``"center"`` (default: shorter side to
+            `resolution`, central square kept), ``"pad"`` (letterbox: longer side to
+            `resolution`, margins filled with the `alpha_background` colour) or ``"none"``
+            (both sides to `resolution`, aspect ratio not kept).
+        alpha_background: ``"white"`` (default) or ``"black"``: the colour transparent pixels
+            (RGBA, grey + alpha, palette transparency) are composited on, and of "pad" margins.
+            The embedded emoji faces are stored on white and accept only "white".
 
     Returns:
         A dataset of images ``[resolution, resolution, C]`` (``[B, ...]`` when batched), float32 in
@@ -174,15 +235,17 @@ def load(
         >>> next(iter(ds)).shape
         TensorShape([16, 32, 32, 3])
     """
-    _check_arguments(split, resolution, channels, batch_size, repeat)
-    source = _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+    _check_arguments(split, resolution, channels, batch_size, repeat, crop, alpha_background)
+    source = _open_checked(
+        name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+    )
     if batch_size is not None and drop_remainder and batch_size > source.num_examples:
         raise ValueError(
             f"batch_size {batch_size} is larger than the {source.num_examples} images of "
             f"{source.name!r} split {split!r}: with drop_remainder=True no batch would be produced. "
             "Use a smaller batch_size or drop_remainder=False."
         )
-    dataset = _preprocessed(source, resolution, channels)
+    dataset = _preprocessed(source, resolution, channels, crop, alpha_background)
     if cache:
         dataset = dataset.cache()
     if shuffle:
@@ -205,7 +268,16 @@ def load(
 
 
 def load_array(
-    name_or_path, split="train", resolution=64, with_labels=False, channels=None, *, data_dir=None, download=False
+    name_or_path,
+    split="train",
+    resolution=64,
+    with_labels=False,
+    channels=None,
+    *,
+    data_dir=None,
+    download=False,
+    crop="center",
+    alpha_background="white",
 ):
     """Loads a dataset as one uint8 NumPy array, in the source's order (no shuffle, no flips).
 
@@ -213,7 +285,8 @@ def load_array(
     this is the array to compute FID reference statistics from.
 
     Args:
-        name_or_path, split, resolution, channels, data_dir, download: as in ``load``.
+        name_or_path, split, resolution, channels, data_dir, download, crop, alpha_background: as
+            in ``load``.
         with_labels: also return the int64 labels.
 
     Returns:
@@ -223,11 +296,46 @@ def load_array(
         >>> load_array("emoji-faces", resolution=32).shape
         (112, 32, 32, 3)
     """
-    _check_arguments(split, resolution, channels, None)
-    source = _open_checked(name_or_path, split, resolution, channels, with_labels, data_dir, download)
+    _check_arguments(split, resolution, channels, None, False, crop, alpha_background)
+    source = _open_checked(
+        name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+    )
     images, labels = [], []
-    for batch_images, batch_labels in _preprocessed(source, resolution, channels).batch(_PREPROCESS_BATCH):
+    preprocessed = _preprocessed(source, resolution, channels, crop, alpha_background)
+    for batch_images, batch_labels in preprocessed.batch(_PREPROCESS_BATCH):
         images.append(batch_images.numpy())
         labels.append(batch_labels.numpy())
     images = np.concatenate(images)
     return (images, np.concatenate(labels).astype(np.int64)) if with_labels else images
+
+
+def class_names(name_or_path, *, data_dir=None) -> list:
+    """The names of the labels ``load(name_or_path, with_labels=True)`` yields, label 0 first.
+
+    - a folder: its immediate sub-folders holding image files, sorted (no image is read); a
+      ValueError when there are fewer than two or images lie directly in the folder;
+    - ``"fashion-mnist"``: ``FASHION_MNIST_CLASSES``;
+    - a prepared tfds dataset: the names of its label ``ClassLabel`` feature.
+
+    Raises:
+        ValueError: a source without class labels (``"emoji-faces"``, unlabelled tfds sets).
+
+    Example:
+        >>> class_names("fashion-mnist")[:3]
+        ['T-shirt/top', 'Trouser', 'Pullover']
+    """
+    key = _builtin_key(name_or_path) if isinstance(name_or_path, (str, os.PathLike)) else None
+    if key == builtin.FASHION_MNIST:
+        return list(FASHION_MNIST_CLASSES)
+    if key != builtin.EMOJI_FACES and isinstance(name_or_path, (str, os.PathLike)):
+        path = os.path.expanduser(os.fspath(name_or_path))
+        if os.path.isdir(path):
+            return folder.class_names(path)
+        if not _is_path_like(name_or_path):
+            builder = tfds_source.find_builder(os.fspath(name_or_path), data_dir)
+            if builder is not None:
+                _, label_key = tfds_source._image_and_label_keys(os.fspath(name_or_path), builder.info)
+                if label_key is not None:
+                    return list(builder.info.features[label_key].names)
+    open_source(name_or_path, data_dir=data_dir)  # raises the source's own error when it cannot open
+    raise ValueError(f"Dataset {os.fspath(name_or_path)!r} has no class labels, so it has no class names.")

@@ -36,6 +36,8 @@ class Source:
         num_examples: number of elements of `dataset`.
         has_labels: whether the labels are real class labels.
         uniform_size: whether all images have the same size (then preprocessing may run batched).
+        class_names: names of the labels 0, 1, ... when known (class sub-folders of a folder).
+        report: for a folder, its ``folder.FolderReport`` (images used, files skipped), else None.
     """
 
     name: str
@@ -43,6 +45,8 @@ class Source:
     num_examples: int
     has_labels: bool
     uniform_size: bool
+    class_names: tuple = ()
+    report: object = None
 
     @classmethod
     def from_arrays(cls, name: str, images: np.ndarray, labels: np.ndarray | None) -> Source:

@@ -5,17 +5,31 @@ their native size; this module turns them into the square, fixed-size images a G
 one way, so that the images ``td.data.load`` feeds the discriminator and the uint8 images
 ``td.data.load_array`` gives the FID reference statistics are the same pixels:
 
-1. ``resize_and_center_crop``: scale so the *shorter* side equals ``resolution`` (antialiased
-   bilinear, i.e. a triangle filter widened by the downscale factor, the filter PIL calls
-   ``BILINEAR``; plain bilinear when upscaling), then crop the central ``resolution`` square;
+0. ``composite_alpha``: an alpha channel (RGBA, grey + alpha) is composited on the
+   ``alpha_background`` colour, ``"white"`` (255, the default) or ``"black"`` (0):
+   ``a * x + (1 - a) * background`` with ``a = alpha / 255``;
+1. ``resize_to_square`` with the ``crop`` mode (all resizes antialiased bilinear, i.e. a triangle
+   filter widened by the downscale factor, the filter PIL calls ``BILINEAR``; plain bilinear when
+   upscaling):
+
+   - ``"center"`` (default, ``resize_and_center_crop``): scale so the *shorter* side equals
+     ``resolution``, then crop the central square (the sides of a non-square image are lost);
+   - ``"pad"`` (``resize_and_pad``, letterbox): scale so the *longer* side equals ``resolution``,
+     then pad the short side symmetrically to a square with the ``alpha_background`` colour (the
+     whole image is kept);
+   - ``"none"`` (``resize_squash``): scale each side to ``resolution`` on its own (the whole image
+     is kept, its aspect ratio is not);
+
 2. ``convert_channels``: 1 -> 3 channels by tiling, 3 -> 1 by ITU-R BT.601 luma
    ``0.299 R + 0.587 G + 0.114 B`` (the weights of PIL's ``convert("L")``), 4 -> 3 by dropping alpha;
+   None keeps the source's channels (grey stays one channel);
 3. ``quantize``: round to nearest (ties to even) and clip to uint8;
 4. ``to_unit_range``: uint8 -> float32 ``x / 127.5 - 1`` in [-1, 1], the range of a ``tanh``
    generator (DiffAugment's ``value_range=(-1, 1)``).
 
-``preprocess`` chains 1-3. The functions take one image ``[H, W, C]`` or a batch ``[B, H, W, C]``
+``preprocess`` chains 0-3. The functions take one image ``[H, W, C]`` or a batch ``[B, H, W, C]``
 and work in eager mode and inside ``tf.data`` / ``tf.function`` graphs (dynamic input sizes).
+An image already ``resolution`` x ``resolution`` passes through 1 unchanged in every mode.
 """
 
 from __future__ import annotations
@@ -24,6 +38,10 @@ import tensorflow as tf
 
 #: ITU-R BT.601 luma weights for R, G, B (as PIL's ``Image.convert("L")``).
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+#: How a non-square image becomes square (see the module docstring); "center" is the default.
+CROP_MODES = ("center", "pad", "none")
+#: The colour behind transparent pixels and in "pad" margins, as a 0..255 level of every channel.
+ALPHA_BACKGROUNDS = {"white": 255.0, "black": 0.0}
 
 
 def check_resolution(resolution) -> int:
@@ -48,6 +66,141 @@ def check_channels(channels):
     if channels is not None and (isinstance(channels, bool) or channels not in (1, 3)):
         raise ValueError(f"Bad channels {channels!r}: expected None (the source's own), 1 or 3.")
     return channels
+
+
+def check_crop(crop) -> str:
+    """Returns `crop` if it is one of ``CROP_MODES``, or raises a ValueError naming it.
+
+    Example:
+        >>> check_crop("pad")
+        'pad'
+    """
+    if not isinstance(crop, str) or crop not in CROP_MODES:
+        raise ValueError(f"Bad crop {crop!r}: expected one of {list(CROP_MODES)}.")
+    return crop
+
+
+def check_alpha_background(alpha_background) -> str:
+    """Returns `alpha_background` if it is one of ``ALPHA_BACKGROUNDS``, or raises a ValueError."""
+    if not isinstance(alpha_background, str) or alpha_background not in ALPHA_BACKGROUNDS:
+        raise ValueError(f"Bad alpha_background {alpha_background!r}: expected one of {list(ALPHA_BACKGROUNDS)}.")
+    return alpha_background
+
+
+def background_value(alpha_background) -> float:
+    """The 0..255 level of an ``alpha_background`` name.
+
+    Example:
+        >>> background_value("black"), background_value("white")
+        (0.0, 255.0)
+    """
+    return ALPHA_BACKGROUNDS[check_alpha_background(alpha_background)]
+
+
+def composite_alpha(images, alpha_background="white"):
+    """Composites images with an alpha channel (last of 2 or 4 channels) on a uniform background.
+
+    ``out = a * x + (1 - a) * b`` per colour channel with ``a = alpha / 255`` and ``b`` the level
+    of `alpha_background` (Porter and Duff, "Compositing Digital Images", SIGGRAPH 1984, "over").
+    Images with 1 or 3 channels are returned as float32 unchanged.
+
+    Args:
+        images: tensor ``[..., C]`` in the 0..255 scale, C static.
+        alpha_background: "white" or "black".
+
+    Returns:
+        float32 tensor ``[..., C - 1]`` (or ``[..., C]`` without alpha).
+
+    Example:
+        >>> composite_alpha(tf.constant([[[0, 0, 0, 51]]], tf.uint8)).numpy()
+        array([[[204., 204., 204.]]], dtype=float32)
+    """
+    fill = background_value(alpha_background)
+    images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    if images.shape[-1] not in (2, 4):
+        return images
+    colour, alpha = images[..., :-1], images[..., -1:] / 255.0
+    return colour * alpha + fill * (1.0 - alpha)
+
+
+def _resize(images, height, width):
+    return tf.image.resize(images, tf.stack([height, width]), method="bilinear", antialias=True)
+
+
+def _with_static_shape(images, out, resolution):
+    out_shape = images.shape[:-3].concatenate([resolution, resolution, images.shape[-1]])
+    return tf.ensure_shape(out, out_shape)
+
+
+def resize_and_pad(images, resolution: int, fill: float = 255.0):
+    """Letterboxes images: the longer side to `resolution`, the shorter padded with `fill`.
+
+    The resize is antialiased bilinear as in ``resize_and_center_crop``; the shorter side is
+    scaled by the same factor and rounded to nearest (at least 1 pixel), then padded
+    symmetrically to `resolution`, the extra pixel of an odd margin going to the bottom/right.
+
+    Args:
+        images: uint8 or float tensor, ``[H, W, C]`` or ``[B, H, W, C]``.
+        resolution: side of the output square.
+        fill: value of the padding, in the input's scale (255.0: white for uint8 input).
+
+    Returns:
+        float32 tensor ``[resolution, resolution, C]`` (or batched), not rounded.
+
+    Example:
+        >>> out = resize_and_pad(tf.zeros([20, 40, 1], tf.uint8), 8)
+        >>> out[:, 0, 0].numpy()
+        array([255., 255.,   0.,   0.,   0.,   0., 255., 255.], dtype=float32)
+    """
+    resolution = check_resolution(resolution)
+    images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    static = images.shape[-3:-1]
+    if static[0] == resolution and static[1] == resolution:
+        return images
+    shape = tf.shape(images)
+    height, width = shape[-3], shape[-2]
+    scale = resolution / tf.cast(tf.maximum(height, width), tf.float64)
+    new_height = tf.clip_by_value(tf.cast(tf.round(tf.cast(height, tf.float64) * scale), tf.int32), 1, resolution)
+    new_width = tf.clip_by_value(tf.cast(tf.round(tf.cast(width, tf.float64) * scale), tf.int32), 1, resolution)
+    resized = _resize(images, new_height, new_width)
+    top, left = (resolution - new_height) // 2, (resolution - new_width) // 2
+    paddings = [[top, resolution - new_height - top], [left, resolution - new_width - left], [0, 0]]
+    paddings = [[0, 0]] * (images.shape.rank - 3) + paddings  # no padding of a batch axis
+    padded = tf.pad(resized, tf.convert_to_tensor(paddings), constant_values=fill)
+    return _with_static_shape(images, padded, resolution)
+
+
+def resize_squash(images, resolution: int):
+    """Resizes both sides to `resolution` independently (antialiased bilinear; aspect not kept).
+
+    Example:
+        >>> resize_squash(tf.zeros([20, 40, 3]), 8).shape
+        TensorShape([8, 8, 3])
+    """
+    resolution = check_resolution(resolution)
+    images = tf.cast(tf.convert_to_tensor(images), tf.float32)
+    static = images.shape[-3:-1]
+    if static[0] == resolution and static[1] == resolution:
+        return images
+    return _with_static_shape(images, _resize(images, resolution, resolution), resolution)
+
+
+def resize_to_square(images, resolution: int, crop: str = "center", fill: float = 255.0):
+    """Brings images to ``resolution`` x ``resolution`` by the `crop` mode ("center", "pad", "none").
+
+    ``"center"``: ``resize_and_center_crop``; ``"pad"``: ``resize_and_pad`` with `fill`;
+    ``"none"``: ``resize_squash``. Returns float32, not rounded.
+
+    Example:
+        >>> [resize_to_square(tf.zeros([30, 60, 3]), 16, crop).shape[:2] for crop in CROP_MODES]
+        [TensorShape([16, 16]), TensorShape([16, 16]), TensorShape([16, 16])]
+    """
+    crop = check_crop(crop)
+    if crop == "center":
+        return resize_and_center_crop(images, resolution)
+    if crop == "pad":
+        return resize_and_pad(images, resolution, fill)
+    return resize_squash(images, resolution)
 
 
 def resize_and_center_crop(images, resolution: int):
@@ -130,13 +283,16 @@ def to_unit_range(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-def preprocess(images, resolution: int, channels=None):
-    """Resizes, center-crops, converts channels and quantizes uint8 images.
+def preprocess(images, resolution: int, channels=None, crop: str = "center", alpha_background: str = "white"):
+    """Composites alpha, resizes to a square, converts channels and quantizes uint8 images.
 
     Args:
-        images: uint8 tensor ``[H, W, C]`` or ``[B, H, W, C]``, any size.
+        images: uint8 tensor ``[H, W, C]`` or ``[B, H, W, C]``, any size, C in 1..4.
         resolution: side of the square output.
-        channels: None (keep; 4-channel RGBA becomes RGB), 1 or 3.
+        channels: None (keep: grey stays 1 channel, RGBA becomes RGB), 1 or 3.
+        crop: "center" (default), "pad" or "none"; see ``resize_to_square``.
+        alpha_background: "white" (default) or "black": the colour behind transparent pixels
+            (of 2- and 4-channel images) and of the "pad" margins.
 
     Returns:
         uint8 tensor ``[resolution, resolution, channels]`` (or batched).
@@ -145,4 +301,6 @@ def preprocess(images, resolution: int, channels=None):
         >>> preprocess(tf.zeros([28, 28, 1], tf.uint8), 32, channels=3).shape
         TensorShape([32, 32, 3])
     """
-    return quantize(convert_channels(resize_and_center_crop(images, resolution), channels))
+    fill = background_value(alpha_background)
+    square = resize_to_square(composite_alpha(images, alpha_background), resolution, crop, fill)
+    return quantize(convert_channels(square, channels))
