@@ -273,19 +273,22 @@ def read_folder(
     """
     resolution = transforms.check_resolution(resolution)
     crop = transforms.check_crop(crop)
-    fill = transforms.background_value(alpha_background)
+    transforms.check_alpha_background(alpha_background)
     report = _list_folder(root)
     report.raise_if_empty()
     names = report.check_class_folders() if with_labels else None
+    # Each image is resized (and, when `channels` is given, converted) and rounded as it is read;
+    # with channels=None grey images are tiled afterwards if the folder has colour ones (tiling
+    # commutes with resizing and rounding, so the pixels are those of `transforms.preprocess`).
     resized = [
-        transforms.resize_to_square(image, resolution, crop, fill).numpy()
+        transforms.preprocess(image, resolution, channels, crop, alpha_background).numpy()
         for _, image in iter_images(report, alpha_background)
     ]
     _warn_skipped(report)
     report.raise_if_empty()
     if channels is None:
         channels = 3 if any(image.shape[-1] == 3 for image in resized) else 1
-    images = np.stack([transforms.quantize(transforms.convert_channels(image, channels)).numpy() for image in resized])
+    images = np.stack([np.repeat(image, channels, axis=-1) if image.shape[-1] == 1 else image for image in resized])
     labels = None
     if with_labels:
         report.class_names = names  # classes whose files all failed to decode keep their index
