@@ -44,8 +44,8 @@ def build(preset, resolution, policy, weights=None):
         seed=0,
     )
     gan.compile(
-        keras.optimizers.Adam(preset["g_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
-        keras.optimizers.Adam(preset["d_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
+        g_optimizer=keras.optimizers.Adam(preset["g_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
+        d_optimizer=keras.optimizers.Adam(preset["d_lr"], beta_1=preset["beta_1"], beta_2=preset["beta_2"]),
         loss=preset["loss"],
         d_steps=preset["d_steps"],
     )

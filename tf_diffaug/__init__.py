@@ -4,43 +4,19 @@ Implements Differentiable Augmentation (Zhao et al., "Differentiable Augmentatio
 Data-Efficient GAN Training", NeurIPS 2020, arXiv:2006.10738) and the lottery-ticket / AdvAug
 methods of Chen et al. ("Data-Efficient GAN Training Beyond (Just) Augmentations: A Lottery
 Ticket Perspective", NeurIPS 2021, arXiv:2103.00397).
+
+``import tf_diffaug`` is cheap: the subpackages (``augment``, ``data``, ``experiment``, ``gan``,
+``lottery``, ``metrics``, ``networks``) and the two central classes ``DiffAugment`` and ``GAN`` load
+on first use, so importing a light module such as ``tf_diffaug.gan.modes`` imports no TensorFlow.
 """
+
+from tf_diffaug import _lazy
 
 __version__ = "0.1.0"
 
-from tf_diffaug import (
-    augment,  # noqa: E402
-    data,  # noqa: E402
-    experiment,  # noqa: E402
-    gan,  # noqa: E402
-    lottery,  # noqa: E402
-    metrics,  # noqa: E402
-    networks,  # noqa: E402
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {"DiffAugment": "tf_diffaug.augment", "GAN": "tf_diffaug.gan"},
+    submodules=("augment", "data", "experiment", "gan", "lottery", "metrics", "networks"),
 )
-
-
-def __getattr__(name):
-    # Lazy re-exports of the two central classes (keeps `import tf_diffaug.augment` light).
-    if name == "DiffAugment":
-        from tf_diffaug.augment import DiffAugment
-
-        return DiffAugment
-    if name == "GAN":
-        from tf_diffaug.gan import GAN
-
-        return GAN
-    raise AttributeError(f"module 'tf_diffaug' has no attribute {name!r}")
-
-
-__all__ = [
-    "DiffAugment",
-    "GAN",
-    "augment",
-    "data",
-    "experiment",
-    "gan",
-    "lottery",
-    "metrics",
-    "networks",
-    "__version__",
-]
+__all__ = [*__all__, "__version__"]

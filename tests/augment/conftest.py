@@ -1,16 +1,10 @@
-"""Shared fixtures of the augment tests: the NumPy reference module, loaded by path."""
-
-import importlib.util
-import pathlib
+"""Shared fixtures of the augment tests: the NumPy reference module."""
 
 import pytest
 
-REFERENCE_PATH = pathlib.Path(__file__).with_name("numpy_reference.py")
+from tests.helpers import numpy_reference
 
 
 @pytest.fixture(scope="session")
 def ref():
-    spec = importlib.util.spec_from_file_location("augment_numpy_reference", REFERENCE_PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return numpy_reference

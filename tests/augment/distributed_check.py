@@ -1,14 +1,11 @@
 """Run in a subprocess: DiffAugment (XLA fused path) and AdaptiveAugment under a 2-replica MirroredStrategy.
 
 Prints a JSON report: per-replica max error against NumPy on the replica's own drawn parameters,
-the gradient with p = 0 against its closed form, and p after a cross-replica assign.
+the gradient with p = 0 against its closed form, and p after a cross-replica assign. Started with
+the repository root on PYTHONPATH (`tests.helpers.processes`).
 """
 
-import importlib.util
 import json
-import pathlib
-import sys
-import types
 
 import numpy as np
 import tensorflow as tf
@@ -16,16 +13,8 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-HERE = pathlib.Path(__file__).parent
-package = types.ModuleType("tf_diffaug")  # import tf_diffaug.augment alone (see backend_check.py)
-package.__path__ = [str(HERE.parent.parent / "tf_diffaug")]
-sys.modules["tf_diffaug"] = package
-
+from tests.helpers import numpy_reference as ref  # noqa: E402
 from tf_diffaug import augment  # noqa: E402
-
-spec = importlib.util.spec_from_file_location("numpy_reference", HERE / "numpy_reference.py")
-ref = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(ref)
 
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 with strategy.scope():

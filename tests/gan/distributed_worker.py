@@ -1,4 +1,7 @@
-"""Subprocess worker for tests/gan/test_distributed.py (not a test module).
+"""Subprocess worker for tests/gan/test_distributed.py and test_advaug.py (not a test module).
+
+Started with the repository root on PYTHONPATH (`tests.helpers.processes`), so the helpers import
+as `tests.helpers`.
 
 Usage:
     python distributed_worker.py mirrored OUT.npz
@@ -11,7 +14,6 @@ Usage:
 """
 
 import json
-import os
 import sys
 
 import numpy as np
@@ -24,10 +26,8 @@ if MODE in ("mirrored", "advaug"):
 
 import keras  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import gan_helpers as h  # noqa: E402
-
 import tf_diffaug as td  # noqa: E402
+from tests.helpers import gan_helpers as h  # noqa: E402
 
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (24, 4, 4, 1)).astype(np.float32)
 
@@ -36,8 +36,8 @@ def build(augment, ada_target=0.6):
     g, d = h.small_networks(seed=0)
     gan = td.GAN(g, d, latent_dim=4, augment=augment, ema_decay=0.9, seed=3)
     gan.compile(
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.Adam(1e-2),
+        d_optimizer=keras.optimizers.Adam(1e-2),
         loss="hinge",
         d_steps=2,
         r1_gamma=1.0,
@@ -105,7 +105,9 @@ elif MODE == "advaug":
             advaug_gamma=0.05,
         )
         # SGD: Adam's g / sqrt(v) would amplify float-summation noise of near-zero gradients.
-        gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1), loss="hinge", r1_gamma=1.0)
+        gan.compile(
+            g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.1), loss="hinge", r1_gamma=1.0
+        )
         return gan
 
     data = tf.data.Dataset.from_tensor_slices((IMAGES[:16], labels[:16])).batch(8, drop_remainder=True)

@@ -5,13 +5,14 @@ Chen et al., NeurIPS 2021 (arXiv:2103.00397): `f_adv = f + gamma * sign(grad_f m
 computed from the networks' NumPy weights with plain TF ops and a separate `GradientTape`.
 """
 
-import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tf_diffaug as td
+from tests.helpers import gan_helpers as h
+from tests.helpers import processes
 
 GAMMA = 0.05
 LATENT, CLASSES, BATCH, SEED = 4, 3, 6, 7
@@ -53,7 +54,9 @@ def _ascend(tail, f):
 def _build(gamma, num_classes=CLASSES, augment=None, spectral_norm=False):
     g, d = h.advaug_networks(seed=1, latent_dim=LATENT, num_classes=num_classes, spectral_norm=spectral_norm)
     gan = td.GAN(g, d, latent_dim=LATENT, num_classes=num_classes, augment=augment, seed=SEED, advaug_gamma=gamma)
-    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge", r1_gamma=1.0)
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2), loss="hinge", r1_gamma=1.0
+    )
     return gan
 
 
@@ -115,7 +118,7 @@ def test_gamma_zero_is_the_plain_step_bit_for_bit():
         g, d = h.advaug_networks(seed=1, latent_dim=LATENT, spectral_norm=True)
         kwargs = {} if gamma is None else {"advaug_gamma": gamma}
         gan = td.GAN(g, d, latent_dim=LATENT, augment=augment, seed=SEED, **kwargs)
-        gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2), loss="hinge")
+        gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2), loss="hinge")
         history = gan.fit(data, epochs=1, verbose=0).history
         states[name] = (h.all_state(gan), sorted(history))
     plain, zero, advaug = states["plain"][0], states["zero"][0], states["advaug"][0]
@@ -145,17 +148,20 @@ def test_config_round_trip_and_errors():
     td.GAN(g_adv, d_adv, latent_dim=4, advaug_gamma=0.01)
 
 
+@pytest.mark.slow  # a subprocess with 2 MirroredStrategy replicas
 def test_two_mirrored_replicas_equal_one_device_with_advaug(tmp_path):
     """AdvAug + DiffAugment + conditional nets: 2 MirroredStrategy replicas give the one-device state."""
     import json
     import os
     import subprocess
-    import sys
 
     out = str(tmp_path / "advaug.npz")
     worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
     proc = subprocess.run(
-        ["timeout", "-k", "10", "200", sys.executable, worker, "advaug", out], capture_output=True, text=True
+        processes.python_command(worker, "advaug", out, timeout=200),
+        capture_output=True,
+        text=True,
+        env=processes.environment(),
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     states = np.load(out)

@@ -4,23 +4,26 @@ import json
 import os
 import socket
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
+from tests.helpers import processes
+
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "distributed_worker.py")
 TIMEOUT = 150
 
+pytestmark = pytest.mark.slow  # subprocesses with 2 replicas / 2 workers
 
-def run_worker(args, env=None):
+
+def run_worker(args, **env):
     """Starts the worker under `timeout -k 10` so that a hung collective can never outlive the test."""
     return subprocess.Popen(
-        ["timeout", "-k", "10", str(TIMEOUT), sys.executable, WORKER, *args],
+        processes.python_command(WORKER, *args, timeout=TIMEOUT),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=processes.environment(**env),
     )
 
 
@@ -65,11 +68,11 @@ def test_two_mirrored_replicas_equal_one_device(tmp_path):
 def test_multi_worker_fit_on_two_local_workers(tmp_path):
     ports = free_ports(2)
     cluster = {"worker": [f"localhost:{port}" for port in ports]}
-    processes = []
+    workers = []
     for index in range(2):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        processes.append(run_worker(["multiworker", str(tmp_path / f"worker{index}.npz")], env=env))
-    results = [finish(process) for process in processes]
+        config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        workers.append(run_worker(["multiworker", str(tmp_path / f"worker{index}.npz")], TF_CONFIG=config))
+    results = [finish(worker) for worker in workers]
     for code, output in results:
         assert code == 0, output[-3000:]
     states = [np.load(tmp_path / f"worker{index}.npz") for index in range(2)]

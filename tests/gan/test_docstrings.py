@@ -7,10 +7,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive, callbacks, ema, losses, model, regularizers
+from tf_diffaug import _lazy
+from tf_diffaug.gan import adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers
+
+MODULES = [_lazy, adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers]
 
 
-@pytest.mark.parametrize("module", [adaptive, callbacks, ema, losses, model, regularizers], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples(module):
     globs = {"keras": keras, "np": np, "tf": tf, **vars(module)}
     result = doctest.testmod(module, globs=globs, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

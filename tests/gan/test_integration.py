@@ -3,7 +3,6 @@
 import glob
 import os
 
-import gan_helpers as h
 import keras
 import numpy as np
 import pytest
@@ -11,6 +10,7 @@ import tensorflow as tf
 from PIL import Image
 
 import tf_diffaug as td
+from tests.helpers import gan_helpers as h
 from tf_diffaug.gan.callbacks import image_grid, to_uint8
 
 
@@ -19,8 +19,8 @@ def test_dcgan_with_adaptive_diffaugment_fits_and_round_trips(tmp_path):
     ada = td.augment.AdaptiveAugment(td.DiffAugment("color,translation,cutout", seed=1), initial_p=0.5, seed=2)
     gan = td.GAN(g, d, latent_dim=16, augment=ada, seed=0)
     gan.compile(
-        keras.optimizers.Adam(2e-4, beta_1=0.5),
-        keras.optimizers.Adam(2e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
         loss="non_saturating",
         ada_target=0.6,
         ada_interval=1,
@@ -52,7 +52,11 @@ def test_train_step_compiles_with_xla():
         h.constant_generator(3, (2, 2, 1)), h.linear_discriminator((2, 2, 1), w), latent_dim=3, augment=h.Scale(2.0)
     )
     gan.compile(
-        keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.01), loss="wasserstein", r1_gamma=0.5, jit_compile=True
+        g_optimizer=keras.optimizers.SGD(0.0),
+        d_optimizer=keras.optimizers.SGD(0.01),
+        loss="wasserstein",
+        r1_gamma=0.5,
+        jit_compile=True,
     )
     logs = gan.fit(real, batch_size=4, epochs=1, verbose=0).history
     assert gan.jit_compile is True
@@ -66,8 +70,8 @@ def test_train_step_compiles_with_xla():
     augment.p.assign(0.5)
     gan = td.GAN(g, d, latent_dim=4, augment=augment, seed=1)
     gan.compile(
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.Adam(1e-2),
+        d_optimizer=keras.optimizers.Adam(1e-2),
         r1_gamma=1.0,
         lecam_weight=0.1,
         ada_target=0.6,
@@ -94,7 +98,7 @@ def test_image_grid_places_images_row_major():
 def test_sample_grid_writes_fixed_latent_pngs_and_tensorboard(tmp_path):
     g, d = h.small_networks(seed=8, shape=(4, 4, 3))
     gan = td.GAN(g, d, latent_dim=4, ema_decay=0.5)
-    gan.compile(keras.optimizers.Adam(1e-2), keras.optimizers.Adam(1e-2))
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
     grid = td.gan.SampleGrid(
         str(tmp_path / "png"), every_n_epochs=1, num_samples=6, seed=5, log_dir=str(tmp_path / "tb")
     )

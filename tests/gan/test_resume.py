@@ -1,12 +1,12 @@
 """BackupAndRestore: an interrupted and resumed fit equals an uninterrupted one, exactly."""
 
-import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tf_diffaug as td
+from tests.helpers import gan_helpers as h
 
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (8, 4, 4, 1)).astype(np.float32)
 EPOCHS = 4  # 2 steps per epoch
@@ -26,8 +26,8 @@ def make_gan(init_seed, seed):
     g, d = h.small_networks(seed=init_seed)
     gan = td.GAN(g, d, latent_dim=4, augment=h.Gated(noise=0.1, seed=seed), ema_decay=0.9, seed=seed)
     gan.compile(
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.Adam(1e-2),
+        d_optimizer=keras.optimizers.Adam(1e-2),
         r1_gamma=1.0,
         lecam_weight=0.1,
         ada_target=0.6,
@@ -48,7 +48,7 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
     expected = h.all_state(reference)
     assert int(reference.step_counter) == 2 * EPOCHS
     assert 0.0 < float(reference.augment.p) <= 1.0  # ADA moved p
-    assert float(reference.lecam_anchor_real) != 0.0
+    assert float(reference.lecam.anchor_real) != 0.0
 
     interrupted = make_gan(init_seed=0, seed=1)
     with pytest.raises(RuntimeError, match="simulated preemption"):

@@ -3,13 +3,13 @@
 import contextlib
 import io
 
-import gan_helpers as h
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 import tf_diffaug as td
+from tests.helpers import gan_helpers as h
 
 SHAPE = (2, 2, 1)
 W = np.array([0.5, -1.0, 2.0, 0.25], np.float32)
@@ -27,7 +27,7 @@ def make_gan(augment=None, mode="both", fake_value=0.0, g_lr=0.0, d_lr=0.0, w=W,
         augment_mode=mode,
         seed=0,
     )
-    gan.compile(keras.optimizers.SGD(g_lr), keras.optimizers.SGD(d_lr), **compile_kwargs)
+    gan.compile(g_optimizer=keras.optimizers.SGD(g_lr), d_optimizer=keras.optimizers.SGD(d_lr), **compile_kwargs)
     return gan
 
 
@@ -112,8 +112,8 @@ def test_consistency_and_lecam_terms():
         assert logs[step]["lecam_penalty"] == pytest.approx(running, rel=1e-5)
         anchor_real = decay * anchor_real + (1 - decay) * real[step].mean()
         anchor_fake = decay * anchor_fake + (1 - decay) * fake.mean()
-    assert float(gan.lecam_anchor_real) == pytest.approx(anchor_real, rel=1e-5)
-    assert float(gan.lecam_anchor_fake) == pytest.approx(anchor_fake, rel=1e-5)
+    assert float(gan.lecam.anchor_real) == pytest.approx(anchor_real, rel=1e-5)
+    assert float(gan.lecam.anchor_fake) == pytest.approx(anchor_fake, rel=1e-5)
 
 
 def test_ema_arithmetic_with_start_step():
@@ -126,7 +126,7 @@ def test_ema_arithmetic_with_start_step():
         ema_start_step=start,
         seed=0,
     )
-    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.0), loss="wasserstein")
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.1), d_optimizer=keras.optimizers.SGD(0.0), loss="wasserstein")
     history = []
     record = keras.callbacks.LambdaCallback(
         on_train_batch_end=lambda batch, logs: history.append(
@@ -149,7 +149,13 @@ def test_ada_controller_updates_and_clamps_p(bias, expected):
     gan = td.GAN(
         h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, np.zeros(4), bias), latent_dim=3, augment=gated
     )
-    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), ada_target=0.6, ada_interval=2, ada_kimg=0.016)
+    gan.compile(
+        g_optimizer=keras.optimizers.SGD(0.0),
+        d_optimizer=keras.optimizers.SGD(0.0),
+        ada_target=0.6,
+        ada_interval=2,
+        ada_kimg=0.016,
+    )
     if bias < 0:
         gated.p.assign(0.75)
         logs = fit_logs(gan, np.zeros((16, *SHAPE), np.float32))
@@ -168,7 +174,7 @@ def test_fit_with_progress_bar_history_and_conditional_labels():
         num_classes=3,
         seed=0,
     )
-    gan.compile(keras.optimizers.SGD(0.0), keras.optimizers.SGD(0.0), loss="hinge")
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.0), loss="hinge")
     labels = np.arange(8) % 3
     dataset = tf.data.Dataset.from_tensor_slices((REAL, labels)).batch(4)
     out = io.StringIO()
@@ -223,13 +229,13 @@ def test_constructor_errors(kwargs, message):
 def test_compile_errors(kwargs, message):
     gan = td.GAN(h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, W), latent_dim=3)
     with pytest.raises(ValueError, match=message):
-        gan.compile(keras.optimizers.SGD(), keras.optimizers.SGD(), **kwargs)
+        gan.compile(g_optimizer=keras.optimizers.SGD(), d_optimizer=keras.optimizers.SGD(), **kwargs)
 
 
 def test_d_steps_consume_one_latent_batch_per_update():
     g, d = h.small_networks(seed=2)
     gan = td.GAN(g, d, latent_dim=4, seed=3)
-    gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), d_steps=3)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3), d_steps=3)
     state = gan.seed_generator.state.numpy().copy()
     fit_logs(gan, np.zeros((4, 4, 4, 1), np.float32))
     assert int(gan.d_optimizer.iterations) == 3 and int(gan.g_optimizer.iterations) == 1
@@ -243,7 +249,12 @@ def test_mixed_precision_step_has_finite_losses(policy):
     try:
         g, d = h.small_networks(seed=4)
         gan = td.GAN(g, d, latent_dim=4, augment=h.AddConstant(0.1))
-        gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3), r1_gamma=1.0, lecam_weight=0.1)
+        gan.compile(
+            g_optimizer=keras.optimizers.Adam(1e-3),
+            d_optimizer=keras.optimizers.Adam(1e-3),
+            r1_gamma=1.0,
+            lecam_weight=0.1,
+        )
     finally:
         keras.config.set_dtype_policy(previous)
     assert g.outputs[0].dtype == policy.split("_")[1]

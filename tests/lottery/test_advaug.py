@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import lottery_toy_gan
 from tf_diffaug.lottery import FeatureAdvAug, advaug_loss, adversarial_features, bind_tail, mean_logit, split_model
 
 GAMMA = 0.01
@@ -159,12 +160,6 @@ def test_contract_layers_of_a_conditional_network_split_and_perturb():
 
 
 def test_feature_advaug_matches_manual_composition():
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(__file__))
-    import lottery_toy_gan
-
     generator, discriminator = lottery_toy_gan.make_networks(seed=13)
     advaug = FeatureAdvAug(generator, discriminator, gamma=GAMMA)
     z = tf.random.normal((3, lottery_toy_gan.LATENT), seed=14)
@@ -200,12 +195,6 @@ def test_feature_advaug_matches_manual_composition():
 
 
 def test_train_step_with_gamma_zero_equals_plain_step_and_gamma_changes_it():
-    import os
-    import sys
-
-    sys.path.insert(0, os.path.dirname(__file__))
-    import lottery_toy_gan
-
     def train(gamma):
         gan = lottery_toy_gan.make_gan(seed=21, advaug_gamma=gamma)
         gan.fit(lottery_toy_gan.make_dataset(seed=21), steps_per_epoch=3, epochs=1, verbose=0)

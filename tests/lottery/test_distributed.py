@@ -3,18 +3,20 @@
 import json
 import os
 import subprocess
-import sys
 import textwrap
+
+import pytest
+
+from tests.helpers import processes
 
 SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import numpy as np
-    sys.path.insert(0, sys.argv[1])
-    import lottery_toy_gan
+    from tests.helpers import lottery_toy_gan
     from tf_diffaug.lottery import find_ticket, train_ticket
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -47,14 +49,13 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a subprocess with 2 MirroredStrategy replicas
 def test_masked_weights_stay_zero_under_mirrored_strategy(tmp_path):
     script = os.path.join(tmp_path, "mirrored.py")
     with open(script, "w") as f:
         f.write(SCRIPT)
     proc = subprocess.run(
-        ["timeout", "-k", "10", "240", sys.executable, script, os.path.dirname(__file__)],
-        capture_output=True,
-        text=True,
+        processes.python_command(script, timeout=240), capture_output=True, text=True, env=processes.environment()
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     assert proc.returncode == 0 and lines, proc.stderr[-3000:]

@@ -1,20 +1,11 @@
 """find_ticket / train_ticket on a real (tiny) GAN training loop."""
 
-import os
-import sys
-
 import keras
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
-import lottery_toy_gan  # noqa: E402  (test fixture: a minimal GAN with td.GAN's attribute names)
-
-from tf_diffaug.lottery import (
-    PruningMasks,  # noqa: E402
-    find_ticket,  # noqa: E402
-    train_ticket,  # noqa: E402
-)
+from tests.helpers import lottery_toy_gan  # a minimal GAN with td.GAN's attribute names
+from tf_diffaug.lottery import PruningMasks, find_ticket, train_ticket
 
 STEPS = 3
 
@@ -186,7 +177,11 @@ def test_end_to_end_with_td_gan():
     generator, discriminator = lottery_toy_gan.make_networks(seed=7)
     augment = td.DiffAugment("color,translation,cutout", seed=0)
     gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, augment=augment, ema_decay=0.9, seed=0)
-    gan.compile(keras.optimizers.AdamW(1e-2, weight_decay=0.1), keras.optimizers.Adam(1e-2), loss="hinge")
+    gan.compile(
+        g_optimizer=keras.optimizers.AdamW(1e-2, weight_decay=0.1),
+        d_optimizer=keras.optimizers.Adam(1e-2),
+        loss="hinge",
+    )
     init_g = _numpy(gan.generator)
     ticket = td.lottery.find_ticket(
         gan, lottery_toy_gan.make_dataset(seed=7), rounds=2, steps_per_round=2, prune_discriminator=True
@@ -234,8 +229,8 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
     augment = td.augment.AdaptiveAugment(td.DiffAugment("color,translation", seed=0), initial_p=0.5, seed=1)
     gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, augment=augment, seed=0)
     gan.compile(
-        keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.Adam(1e-2),
+        d_optimizer=keras.optimizers.Adam(1e-2),
         loss="hinge",
         ada_target=0.6,
         ada_interval=1,
@@ -246,7 +241,7 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
         seen = []
 
         def on_train_end(self, logs=None):
-            self.seen.append((int(gan.step_counter), float(augment.p.numpy()), float(gan.lecam_anchor_real.numpy())))
+            self.seen.append((int(gan.step_counter), float(augment.p.numpy()), float(gan.lecam.anchor_real.numpy())))
 
     record = Record()
     td.lottery.find_ticket(
@@ -258,4 +253,4 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
     assert {p for _, p, _ in record.seen} != {0.5}  # ...and so did p (ADA, interval 1)
     assert int(gan.step_counter) == 1  # ...and everything is back at the snapshot of step 1
     assert float(augment.p.numpy()) == record.seen[0][1]
-    assert float(gan.lecam_anchor_real.numpy()) == record.seen[0][2]
+    assert float(gan.lecam.anchor_real.numpy()) == record.seen[0][2]

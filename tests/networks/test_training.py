@@ -70,7 +70,11 @@ def test_gan_trains_dcgan_pair(num_classes):
     generator, discriminator = td.networks.get("dcgan", 32, num_classes=num_classes, width=8)
     decay = 0.9
     gan = GAN(generator, discriminator, latent_dim=128, num_classes=num_classes, ema_decay=decay, seed=0)
-    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), loss="non_saturating")
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(1e-3, 0.5),
+        d_optimizer=keras.optimizers.Adam(1e-3, 0.5),
+        loss="non_saturating",
+    )
     images = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
     data = (images, np.arange(8) % 3) if num_classes else images
     dataset = tf.data.Dataset.from_tensor_slices(data).batch(4, drop_remainder=True)
@@ -96,7 +100,9 @@ def test_gan_trains_dcgan_pair_with_diffaugment():
         pytest.skip("tf_diffaug.augment has no DiffAugment yet (written concurrently by the augment engineer)")
     generator, discriminator = td.networks.get("dcgan", 32, width=8)
     gan = GAN(generator, discriminator, latent_dim=128, augment=augment_module.DiffAugment(seed=0), seed=0)
-    gan.compile(keras.optimizers.Adam(1e-3, 0.5), keras.optimizers.Adam(1e-3, 0.5), loss="hinge")
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(1e-3, 0.5), d_optimizer=keras.optimizers.Adam(1e-3, 0.5), loss="hinge"
+    )
     images = np.random.default_rng(1).uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
     before = [w.numpy() for w in generator.trainable_weights]
     history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(4), epochs=1, verbose=0)

@@ -8,28 +8,29 @@ and generated images in both GAN steps: ``D(T(x))``, ``D(T(G(z)))``.
   ``cutout`` with explicit per-sample parameters (no randomness), NHWC, on ``keras.ops``.
 * Layers: ``DiffAugment(policy, value_range, data_format, seed)``, ``ColorAugment``,
   ``TranslationAugment(ratio=0.125)``, ``CutoutAugment(ratio=0.5)``, ``AdaptiveAugment``.
-* Policies: ``register_policy(name, fn_list)`` adds a name usable in ``DiffAugment(policy=...)``.
+* Policies: ``register_policy(name, fn_list)`` adds a name usable in ``DiffAugment(policy=...)``;
+  ``registered_names`` (from ``policy_names``, plain Python) lists the accepted names.
 
-This package imports no TensorFlow at module level, so it also runs on the JAX and torch backends.
+Names load their module on first use, and no module here imports TensorFlow, so the package also
+runs on the JAX and torch backends (``KERAS_BACKEND=jax``).
 """
 
-from tf_diffaug.augment import ops
-from tf_diffaug.augment.adaptive import AdaptiveAugment
-from tf_diffaug.augment.base import RandomAugment
-from tf_diffaug.augment.layers import ColorAugment, CutoutAugment, DiffAugment, TranslationAugment
-from tf_diffaug.augment.policy import PolicyOp, parse_policy, register_policy, registered_names, unregister_policy
+from tf_diffaug import _lazy
 
-__all__ = [
-    "AdaptiveAugment",
-    "ColorAugment",
-    "CutoutAugment",
-    "DiffAugment",
-    "PolicyOp",
-    "RandomAugment",
-    "TranslationAugment",
-    "ops",
-    "parse_policy",
-    "register_policy",
-    "registered_names",
-    "unregister_policy",
-]
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "AdaptiveAugment": "adaptive",
+        "RandomAugment": "base",
+        "ColorAugment": "layers",
+        "CutoutAugment": "layers",
+        "DiffAugment": "layers",
+        "TranslationAugment": "layers",
+        "PolicyOp": "policy",
+        "parse_policy": "policy",
+        "register_policy": "policy",
+        "unregister_policy": "policy",
+        "registered_names": "policy_names",
+    },
+    submodules=("ops",),
+)

@@ -230,9 +230,7 @@ def unregister_policy(name):
     policy_names.remove_name(name)
 
 
-def registered_names():
-    """The sorted list of policy names that ``parse_policy`` accepts."""
-    return policy_names.registered_names()
+registered_names = policy_names.registered_names  # the one list of accepted names (no TensorFlow)
 
 
 def parse_policy(policy):

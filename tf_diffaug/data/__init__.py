@@ -7,27 +7,29 @@ shipped in the package), ``"fashion-mnist"`` (Debian files or a prepared tfds co
 images, or any prepared tfds dataset name with tfds split slicing (``"cifar10"``,
 ``split="train[:10%]"``). Nothing is downloaded unless ``download=True``.
 
+Names load their module on first use; ``IMAGE_EXTENSIONS`` comes from ``catalog`` and, like
+``splits``, imports no TensorFlow.
+
 Example:
     >>> import tf_diffaug as td
     >>> ds = td.data.load("emoji-faces", resolution=64, batch_size=8, seed=0)
     >>> reference = td.data.load_array("emoji-faces", resolution=64)  # uint8 [112, 64, 64, 3]
 """
 
-from tf_diffaug.data.builtin import FASHION_MNIST_DIR, load_emoji_faces, read_idx
-from tf_diffaug.data.folder import IMAGE_EXTENSIONS
-from tf_diffaug.data.pipeline import BUILTIN_NAMES, load, load_array
-from tf_diffaug.data.tfds_source import DatasetNotPreparedError
-from tf_diffaug.data.transforms import preprocess, resize_and_center_crop
+from tf_diffaug import _lazy
 
-__all__ = [
-    "BUILTIN_NAMES",
-    "DatasetNotPreparedError",
-    "FASHION_MNIST_DIR",
-    "IMAGE_EXTENSIONS",
-    "load",
-    "load_array",
-    "load_emoji_faces",
-    "preprocess",
-    "read_idx",
-    "resize_and_center_crop",
-]
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "FASHION_MNIST_DIR": "builtin",
+        "load_emoji_faces": "builtin",
+        "read_idx": "builtin",
+        "IMAGE_EXTENSIONS": "catalog",
+        "BUILTIN_NAMES": "pipeline",
+        "load": "pipeline",
+        "load_array": "pipeline",
+        "DatasetNotPreparedError": "tfds_source",
+        "preprocess": "transforms",
+        "resize_and_center_crop": "transforms",
+    },
+)

@@ -11,9 +11,12 @@ where `images` is the number of real images the discriminator consumed in those 
 (`N * global_batch`), so that `p` can move from 0 to 1 in `kimg` thousand images (500 in the paper).
 Unlike ADA's reference code, `p` is clamped to [0, 1] (stylegan2-ada-pytorch issue #175 reports
 p = 21.8). The probability itself is a non-trainable weight `p` of the augment layer
-(`td.augment.AdaptiveAugment`); the GAN assigns it.
+(`td.augment.AdaptiveAugment`); `ADAController` owns the accumulators of `r_t` and assigns it.
 """
 
+import numbers
+
+import keras
 import tensorflow as tf
 
 
@@ -59,3 +62,79 @@ def probability_variable(augment):
             f"td.augment.AdaptiveAugment(td.DiffAugment(...))). Received augment={augment!r}."
         )
     return p
+
+
+class ADAController:
+    """The ADA controller of a GAN: accumulates `sign(D(T(real)))` and adjusts the augment layer's `p`.
+
+    Owns two float32 scalar `keras.Variable`s, `sign_sum` (`ada_sign_sum`: the sum of
+    `sign(D(T(real)))` since the last adjustment) and `count` (`ada_count`: the number of real
+    logits in it), created here (build the controller inside `strategy.scope()` when distributing).
+    After every training step the GAN calls `update(step, sign_sum, count)` with that step's global
+    sums over its `d_steps` D updates; at every `interval`-th step `p` becomes
+    `ada_update(p, sign_sum / count, target, count / d_steps, kimg)` (each D update of a step sees
+    the same reals, so `count / d_steps` is the number of real images) and the sums restart at 0.
+
+    Args:
+        augment: the augment layer, with a scalar weight `p` (e.g. `td.augment.AdaptiveAugment`).
+        target: the target of `r_t` in [0, 1] (0.6 in ADA).
+        interval: steps between two adjustments, an int >= 1 (ADA uses 4).
+        kimg: thousands of real images for `p` to go from 0 to 1, > 0 (ADA uses 500).
+        d_steps: discriminator updates per training step (the sums cover all of them).
+
+    Example:
+    >>> class WithP(keras.layers.Layer):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.p = self.add_weight(shape=(), initializer="zeros", trainable=False, name="p")
+    >>> ada = ADAController(WithP(), target=0.6, interval=2, kimg=0.016)
+    >>> ada.update(step=1, sign_sum=4.0, count=4.0); float(ada.probability())    # accumulating
+    0.0
+    >>> ada.update(step=2, sign_sum=4.0, count=4.0); float(ada.probability())    # r_t = 1 > 0.6: + 8 / 16
+    0.5
+    >>> float(ada.sign_sum), float(ada.count)
+    (0.0, 0.0)
+    """
+
+    def __init__(self, augment, target=0.6, interval=4, kimg=500, d_steps=1):
+        if isinstance(target, bool) or not isinstance(target, numbers.Real) or not 0.0 <= float(target) <= 1.0:
+            raise ValueError(f"ada_target must be in [0, 1] or None. Received ada_target={target!r}.")
+        if isinstance(interval, bool) or not isinstance(interval, numbers.Integral) or interval < 1:
+            raise ValueError(f"ada_interval must be an int >= 1. Received ada_interval={interval!r}.")
+        if isinstance(kimg, bool) or not isinstance(kimg, numbers.Real) or not float(kimg) > 0:
+            raise ValueError(f"ada_kimg must be > 0. Received ada_kimg={kimg!r}.")
+        if isinstance(d_steps, bool) or not isinstance(d_steps, numbers.Integral) or d_steps < 1:
+            raise ValueError(f"d_steps must be an int >= 1. Received d_steps={d_steps!r}.")
+        self.p = probability_variable(augment)
+        self.target, self.interval, self.kimg, self.d_steps = float(target), int(interval), float(kimg), int(d_steps)
+        self.sign_sum, self.count = (
+            keras.Variable(initializer="zeros", shape=(), dtype="float32", trainable=False, autocast=False, name=name)
+            for name in ("ada_sign_sum", "ada_count")
+        )
+
+    @property
+    def variables(self):
+        """`[sign_sum, count]`: state to track, save and restore (`p` belongs to the augment layer)."""
+        return [self.sign_sum, self.count]
+
+    def probability(self):
+        """The current `p` as a float32 scalar (logged as `aug_p`)."""
+        return tf.cast(self.p, tf.float32)
+
+    def update(self, step, sign_sum, count):
+        """Adds one training step's global `sum(sign(D(T(real))))` and logit count; adjusts `p` every `interval` steps.
+
+        Args:
+            step: the training step just completed (counted from 1).
+            sign_sum: sum of `sign(D(T(real)))` over this step's D updates and all replicas.
+            count: number of real logits in `sign_sum`.
+        """
+        self.sign_sum.assign_add(sign_sum)
+        self.count.assign_add(count)
+        adjust = tf.equal(step % self.interval, 0)
+        sign_mean = self.sign_sum / tf.maximum(self.count, 1.0)
+        images = self.count / float(self.d_steps)
+        new_p = ada_update(self.p, sign_mean, self.target, images, self.kimg)
+        self.p.assign(tf.where(adjust, new_p, tf.cast(self.p, tf.float32)))
+        self.sign_sum.assign(tf.where(adjust, 0.0, self.sign_sum))
+        self.count.assign(tf.where(adjust, 0.0, self.count))

@@ -10,11 +10,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive
+from tf_diffaug.gan import adaptive, perturbation, regularizers
 from tf_diffaug.gan import ema as ema_lib
 from tf_diffaug.gan import losses as losses_lib
 from tf_diffaug.gan.train_step import AUGMENT_MODES, GANTrainStep
-from tf_diffaug.lottery import advaug as advaug_lib
+
+# The GAN's own state variables, in the order of the weights files written before the regularizer
+# and ADA objects owned theirs (all five always present); `load_own_variables` still reads them.
+_FULL_STATE = ("step", "lecam_anchor_real", "lecam_anchor_fake", "ada_sign_sum", "ada_count")
 
 
 @keras.saving.register_keras_serializable(package="tf_diffaug")
@@ -25,7 +28,7 @@ class GAN(GANTrainStep, keras.Model):
 
     1. `d_steps` times: draw `z ~ N(0, I)` (and uniform fake labels), `fake = G(z)`; minimize
        `L_D(D(T(x)), D(T(fake)))` + `r1_gamma / 2 * R1` + `cr_weight * (D(T(x)) - D(x))^2`
-       + `lecam_weight * LeCam` over D's weights. `T` is drawn independently at every call. The same
+       + `lecam_weight * LeCam` (from step `lecam_start_step` on) over D's weights. `T` is drawn independently at every call. The same
        real batch is used by every D update of a step (BigGAN-PyTorch draws a new one per update).
     2. draw a new `z`; minimize `L_G(D(T(G(z))))` over G's weights; gradients flow through `T`.
     3. update the EMA generator and, every `ada_interval` steps, the adaptive probability `p`.
@@ -48,9 +51,15 @@ class GAN(GANTrainStep, keras.Model):
     `LossScaleOptimizer` and losses go through `optimizer.scale_loss`; `mixed_bfloat16` needs no
     scaling. Logits are cast to float32 before every loss.
 
-    All state (G, D, the EMA copy, both optimizers, the augment layer incl. `p`, LeCam anchors,
-    ADA accumulators, random-number state, the step counter) is tracked by the model, so
-    `keras.callbacks.BackupAndRestore` and `save_weights` restore training exactly.
+    The model holds the networks, the EMA copy, the step counter and the random-number state;
+    `compile` builds the parts of the step, each owning its state and rule: `r1`, `consistency`
+    and `lecam` (`td.gan.regularizers`; LeCam with its anchors), `ada`
+    (`td.gan.adaptive.ADAController` with its accumulators, or None) and, from `advaug_gamma`,
+    `feature_perturbation` (`td.gan.perturbation`). All of that state (G, D, the EMA copy, both
+    optimizers, the augment layer incl. `p`, LeCam anchors, ADA accumulators, random-number state,
+    the step counter) is tracked by the model, so `keras.callbacks.BackupAndRestore` and
+    `save_weights` / `load_weights` restore training exactly (load into a GAN compiled with the
+    same settings: LeCam and ADA add their state variables in `compile`).
 
     Args:
         generator: a built Keras model mapping `z` `[B, latent_dim]` (and int labels `[B]` when
@@ -68,7 +77,7 @@ class GAN(GANTrainStep, keras.Model):
         advaug_gamma: AdvAug step size (Chen et al., NeurIPS 2021, arXiv:2103.00397; 0.01 in their
             commands), 0 to disable (the plain step, bit for bit). D's penultimate features (layer
             `"d_features"`) and G's first-block output (`"g_block1"`) get `f + gamma * sign(grad_f
-            mean D logit)` - the sign convention of the authors' code, see `td.lottery.advaug` -
+            mean D logit)` - the sign convention of the authors' code, see `td.gan.advaug` -
             and each network's loss is the mean of its clean and perturbed losses; composes with
             `augment`/`augment_mode` (`T` sits between G's tail and D). Logs `d_advaug_loss`/
             `g_advaug_loss` (the perturbed terms; `d_loss`/`g_loss` are the averaged losses).
@@ -79,7 +88,7 @@ class GAN(GANTrainStep, keras.Model):
     ...                       keras.layers.Reshape((4, 4, 3))])
     >>> d = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
     >>> gan = GAN(g, d, latent_dim=8)
-    >>> gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4), loss="hinge")
+    >>> gan.compile(g_optimizer=keras.optimizers.Adam(2e-4), d_optimizer=keras.optimizers.Adam(2e-4), loss="hinge")
     >>> history = gan.fit(tf.zeros([8, 4, 4, 3]), batch_size=4, epochs=1, verbose=0)
     >>> sorted(history.history)
     ['d_loss', 'fake_score', 'g_loss', 'real_score']
@@ -139,8 +148,8 @@ class GAN(GANTrainStep, keras.Model):
         self.ema_start_step = int(ema_start_step)
         self.seed = seed
         self.advaug_gamma = float(advaug_gamma)
-        # A plain object (not tracked by Keras): head/tail views sharing G's and D's layers.
-        self._advaug = advaug_lib.FeatureAdvAug(generator, discriminator, self.advaug_gamma) if advaug_gamma else None
+        # A plain object (not tracked by Keras); AdvAug's head/tail views share G's and D's layers.
+        self.feature_perturbation = perturbation.for_gamma(generator, discriminator, self.advaug_gamma)
         self.ema_generator = ema_lib.clone_generator(generator, name=f"ema_{generator.name}")
         ema_lib.ema_pairs(self.ema_generator, generator)  # checks that the weights pair up
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed_generator")
@@ -151,28 +160,23 @@ class GAN(GANTrainStep, keras.Model):
             image_shape = (getattr(discriminator, "inputs", None) or generator.outputs)[0].shape
             augment.build(tuple(image_shape))
 
-        def state(name, dtype="float32"):
-            return self.add_weight(
-                shape=(), dtype=dtype, initializer="zeros", trainable=False, name=name, autocast=False
-            )
-
-        self.step_counter = state("step", "int64")
-        self.lecam_anchor_real = state("lecam_anchor_real")
-        self.lecam_anchor_fake = state("lecam_anchor_fake")
-        self.ada_sign_sum = state("ada_sign_sum")
-        self.ada_count = state("ada_count")
+        self.step_counter = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, name="step", autocast=False
+        )
+        # Built by compile(): the regularizers, the ADA controller (None: p stays fixed).
+        self.r1 = self.consistency = self.lecam = self.ada = None
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "real_score", "fake_score", "r1_penalty", "cr_penalty", "lecam_penalty")
             + ("d_advaug_loss", "g_advaug_loss")
         }
         self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
-        self._adaptive_p = False
         self.built = True
 
     # ----------------------------------------------------------------------------------------- compile
     def compile(
         self,
+        *,
         g_optimizer,
         d_optimizer,
         loss="hinge",
@@ -182,15 +186,19 @@ class GAN(GANTrainStep, keras.Model):
         cr_weight=0.0,
         lecam_weight=0.0,
         lecam_decay=0.99,
+        lecam_start_step=0,
         ada_target=None,
         ada_interval=4,
         ada_kimg=500,
         **kwargs,
     ):
-        """Configures training and builds both optimizers (so that it works under `tf.distribute`).
+        """Configures training, builds the step's parts and both optimizers (so that it works under `tf.distribute`).
 
-        Call it inside `strategy.scope()` when distributing. Under a `mixed_float16` dtype policy
-        both optimizers are wrapped in `keras.optimizers.LossScaleOptimizer`.
+        Call it inside `strategy.scope()` when distributing (the optimizers, the LeCam anchors and
+        the ADA accumulators are created here). Under a `mixed_float16` dtype policy both
+        optimizers are wrapped in `keras.optimizers.LossScaleOptimizer`. All arguments are
+        keywords. Compiling again starts new regularizer and ADA state (anchors and accumulators
+        at 0), as new optimizers start new slots.
 
         Args:
             g_optimizer: `keras.optimizers.Optimizer` for the generator.
@@ -205,6 +213,8 @@ class GAN(GANTrainStep, keras.Model):
                 comparison); needs an augmentation applied to reals.
             lecam_weight: LeCam weight (Tseng et al. tune it per architecture and data size); 0 disables.
             lecam_decay: decay of the LeCam anchors' moving averages (0.99 in the paper).
+            lecam_start_step: training steps without LeCam: before it, no LeCam term and no anchor
+                update (0: from the first step).
             ada_target: target of `r_t = E[sign(D(T(real)))]` for adaptive augmentation (0.6 in
                 ADA), or None. Needs an augment layer with a weight `p`.
             ada_interval: steps between two adjustments of `p` (ADA uses 4).
@@ -213,8 +223,8 @@ class GAN(GANTrainStep, keras.Model):
                 `steps_per_execution`).
 
         Example:
-        >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),  # doctest: +SKIP
-        ...             keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),
+        >>> gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),  # doctest: +SKIP
+        ...             d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.0, beta_2=0.99),
         ...             loss="non_saturating", r1_gamma=10.0, ada_target=0.6)
         """
         for name in ("optimizer", "loss_weights", "metrics", "weighted_metrics"):
@@ -226,33 +236,28 @@ class GAN(GANTrainStep, keras.Model):
         if g_optimizer is d_optimizer:
             raise ValueError("g_optimizer and d_optimizer must be two different optimizer instances.")
         adversarial = losses_lib.get(loss)
-        if not isinstance(d_steps, int) or d_steps < 1:
+        if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
             raise ValueError(f"d_steps must be an int >= 1. Received d_steps={d_steps!r}.")
-        for name, value in (("r1_gamma", r1_gamma), ("cr_weight", cr_weight), ("lecam_weight", lecam_weight)):
-            if float(value) < 0:
-                raise ValueError(f"{name} must be >= 0. Received {name}={value!r}.")
-        if not 0.0 <= float(lecam_decay) < 1.0:
-            raise ValueError(f"lecam_decay must be in [0, 1). Received lecam_decay={lecam_decay!r}.")
+        r1 = regularizers.R1Regularizer(r1_gamma, through_augment=r1_through_augment)
+        consistency = regularizers.ConsistencyRegularizer(cr_weight)
         augments_reals = self.augment is not None and AUGMENT_MODES[self.augment_mode][0]
-        if cr_weight > 0 and not augments_reals:
+        if consistency.enabled and not augments_reals:
             raise ValueError(
                 f"cr_weight={cr_weight} needs an augmentation of the reals, but augment={self.augment!r} "
                 f"and augment_mode={self.augment_mode!r}."
             )
-        adaptive_p = False
-        if ada_target is not None:
-            if not 0.0 <= float(ada_target) <= 1.0:
-                raise ValueError(f"ada_target must be in [0, 1] or None. Received ada_target={ada_target!r}.")
-            if not isinstance(ada_interval, int) or ada_interval < 1:
-                raise ValueError(f"ada_interval must be an int >= 1. Received ada_interval={ada_interval!r}.")
-            if float(ada_kimg) <= 0:
-                raise ValueError(f"ada_kimg must be > 0. Received ada_kimg={ada_kimg!r}.")
-            adaptive.probability_variable(self.augment)  # raises if the layer has no `p`
-            if not augments_reals:
-                raise ValueError(
-                    f"ada_target needs an augment_mode that augments reals. Received augment_mode={self.augment_mode!r}."
+        # The stateful parts own their variables; the model tracks them as its own (saved, restored, rewound).
+        with keras.name_scope(self.name):
+            lecam = regularizers.LeCamRegularizer(lecam_weight, decay=lecam_decay, start_step=lecam_start_step)
+            ada = None
+            if ada_target is not None:  # checks target, interval, kimg and the layer's `p`
+                ada = adaptive.ADAController(
+                    self.augment, target=ada_target, interval=ada_interval, kimg=ada_kimg, d_steps=d_steps
                 )
-            adaptive_p = True
+        if ada is not None and not augments_reals:
+            raise ValueError(
+                f"ada_target needs an augment_mode that augments reals. Received augment_mode={self.augment_mode!r}."
+            )
 
         super().compile(optimizer=None, **kwargs)
         if self.dtype_policy.name == "mixed_float16":
@@ -267,33 +272,30 @@ class GAN(GANTrainStep, keras.Model):
             d_optimizer.build(self.discriminator.trainable_variables)
         self.adversarial_loss = adversarial
         self.d_steps = d_steps
-        self.r1_gamma = float(r1_gamma)
-        self.r1_through_augment = bool(r1_through_augment)
-        self.cr_weight = float(cr_weight)
-        self.lecam_weight = float(lecam_weight)
-        self.lecam_decay = float(lecam_decay)
-        self.ada_target = None if ada_target is None else float(ada_target)
-        self.ada_interval = int(ada_interval)
-        self.ada_kimg = float(ada_kimg)
-        self._adaptive_p = adaptive_p
+        for part in (self.lecam, self.ada):  # a previous compile's state
+            for variable in getattr(part, "variables", []):
+                self._untrack_variable(variable)
+        self.r1, self.consistency, self.lecam, self.ada = r1, consistency, lecam, ada
+        for part in (lecam, ada):
+            for variable in getattr(part, "variables", []):
+                self._track_variable(variable)
         self._active_trackers = ["d_loss", "g_loss", "real_score", "fake_score"]
-        self._active_trackers += ["d_advaug_loss", "g_advaug_loss"] if self._advaug is not None else []
-        for name, weight in (("r1_penalty", r1_gamma), ("cr_penalty", cr_weight), ("lecam_penalty", lecam_weight)):
-            if weight > 0:
-                self._active_trackers.append(name)
+        self._active_trackers += list(self.feature_perturbation.log_names)
+        self._active_trackers += [part.name for part in (r1, consistency, lecam) if part.enabled]
         self._gan_compile_config = {
             "g_optimizer": keras.saving.serialize_keras_object(g_optimizer),
             "d_optimizer": keras.saving.serialize_keras_object(d_optimizer),
             "loss": loss if isinstance(loss, str) else None,
             "d_steps": d_steps,
-            "r1_gamma": self.r1_gamma,
-            "r1_through_augment": self.r1_through_augment,
-            "cr_weight": self.cr_weight,
-            "lecam_weight": self.lecam_weight,
-            "lecam_decay": self.lecam_decay,
-            "ada_target": self.ada_target,
-            "ada_interval": self.ada_interval,
-            "ada_kimg": self.ada_kimg,
+            "r1_gamma": r1.gamma,
+            "r1_through_augment": r1.through_augment,
+            "cr_weight": consistency.weight,
+            "lecam_weight": lecam.weight,
+            "lecam_decay": lecam.decay,
+            "lecam_start_step": lecam.start_step,
+            "ada_target": None if ada is None else ada.target,
+            "ada_interval": int(ada_interval) if ada is None else ada.interval,
+            "ada_kimg": float(ada_kimg) if ada is None else ada.kimg,
         }
 
     def get_compile_config(self):
@@ -365,27 +367,44 @@ class GAN(GANTrainStep, keras.Model):
                     states.append(generator.state)
         return states
 
+    def _own_state(self):
+        """The model's own variables (step counter, LeCam anchors, ADA accumulators) by name."""
+        own = self._trainable_variables + self._non_trainable_variables
+        names = [variable.name for variable in own]
+        if len(set(names)) != len(names):
+            raise ValueError(f"GAN {self.name!r} has own variables with repeated names: {names}.")
+        return dict(zip(names, own))
+
     def save_own_variables(self, store):
-        """Saves the model's own weights plus the random state of every seed generator inside it.
+        """Saves the model's own state variables by name, plus the random state of every seed generator.
 
         Keras does not save `SeedGenerator` states; saving them here makes a run resumed with
         `BackupAndRestore` draw the same latents and augmentations as an uninterrupted one.
         """
-        super().save_own_variables(store)
+        for name, variable in self._own_state().items():
+            store[name] = variable
         for index, state in enumerate(self._random_states()):
             store[f"random_state_{index}"] = state
 
     def load_own_variables(self, store):
-        own = self._trainable_variables + self._non_trainable_variables
+        """Loads what `save_own_variables` wrote (or the five positional entries of older files)."""
+        own = self._own_state()
         random_keys = [key for key in store.keys() if str(key).startswith("random_state_")]
+        keys = [str(key) for key in store.keys() if not str(key).startswith("random_state_")]
+        if sorted(keys) == [str(index) for index in range(len(_FULL_STATE))]:
+            # An older file: all five state variables, by position.
+            entries = {name: str(index) for index, name in enumerate(_FULL_STATE) if name in own}
+        else:
+            entries = {key: key for key in keys}
         states = self._random_states()
-        if len(store.keys()) - len(random_keys) != len(own) or len(random_keys) not in (0, len(states)):
+        if sorted(entries) != sorted(own) or len(random_keys) not in (0, len(states)):
             raise ValueError(
-                f"GAN {self.name!r} expects {len(own)} weights and {len(states)} random states; the file has "
-                f"{len(store.keys()) - len(random_keys)} and {len(random_keys)}."
+                f"GAN {self.name!r} has the state variables {sorted(own)} and {len(states)} random states; the "
+                f"file has {sorted(keys)} and {len(random_keys)}. Compile the GAN as the saved one was compiled "
+                "(lecam_weight > 0 and ada_target add state) before loading."
             )
-        for index, variable in enumerate(own):
-            variable.assign(store[f"{index}"])
+        for name, key in entries.items():
+            own[name].assign(store[key])
         for index in range(len(random_keys)):
             states[index].assign(store[f"random_state_{index}"])
 

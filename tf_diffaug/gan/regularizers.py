@@ -17,6 +17,9 @@ batch size.
   `a_R`, `a_F` exponential moving averages of the discriminator's mean real and fake outputs.
 """
 
+import numbers
+
+import keras
 import tensorflow as tf
 
 
@@ -124,3 +127,190 @@ def update_anchor(anchor, batch_mean, decay):
         The new anchor value (float32 scalar).
     """
     return decay * tf.cast(anchor, tf.float32) + (1.0 - decay) * tf.cast(batch_mean, tf.float32)
+
+
+def _check_non_negative(value, name):
+    """`float(value)`, or a ValueError naming `name` unless it is a real number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value) >= 0:
+        raise ValueError(f"{name} must be >= 0. Received {name}={value!r}.")
+    return float(value)
+
+
+class R1Regularizer:
+    """R1 in the D step: computes D's real logits and, when enabled, their gradient penalty.
+
+    The penalty needs D's forward pass on the reals inside its own tape, so this object runs that
+    pass: `real_logits(discriminate, augment, real)` returns `D(T(x))` and
+    `||grad_x D(T(x))||^2` (through `T`, DiffAugment-stylegan2's `ns_DiffAugment_r1`) or
+    `||grad_y D(y)||^2` at `y = T(x)` (`ns_r1_DiffAugment`); the GAN adds `coefficient * penalty`
+    (`gamma / 2`) to D's per-example loss.
+
+    Args:
+        gamma: R1 weight (penalty `gamma / 2 * ||grad||^2`); 0 disables it (the real logits are
+            then computed plainly, with no extra tape).
+        through_augment: where the gradient is taken, see above.
+
+    Example:
+    >>> r1 = R1Regularizer(gamma=1.0, through_augment=True)
+    >>> w = tf.constant([[1.0], [2.0]])
+    >>> logits, penalty = r1.real_logits(lambda y: tf.matmul(y, w), lambda x: 3.0 * x, tf.ones([2, 2]))
+    >>> penalty.numpy().tolist(), r1.coefficient   # |3 w|^2 = 45 through T(x) = 3x
+    ([45.0, 45.0], 0.5)
+    """
+
+    name = "r1_penalty"
+
+    def __init__(self, gamma=0.0, through_augment=True):
+        self.gamma = _check_non_negative(gamma, "r1_gamma")
+        self.through_augment = bool(through_augment)
+
+    @property
+    def enabled(self):
+        return self.gamma > 0
+
+    @property
+    def coefficient(self):
+        """The factor of the per-example penalty in D's loss: `gamma / 2`."""
+        return 0.5 * self.gamma
+
+    def real_logits(self, discriminate, augment, real):
+        """`(D(T(real)), per-example penalty or None)`.
+
+        Args:
+            discriminate: callable mapping (augmented) images to logits `[B]`.
+            augment: callable `T` mapping images to augmented images (identity when not augmenting).
+            real: the real images `x`.
+        """
+        if not self.enabled:
+            return discriminate(augment(real)), None
+        if self.through_augment:
+            penalty, logits = r1_penalty(lambda x: discriminate(augment(x)), real)
+        else:
+            penalty, logits = r1_penalty(discriminate, augment(real))
+        return logits, penalty
+
+
+class ConsistencyRegularizer:
+    """Consistency regularization (Zhang et al., ICLR 2020): `weight * (D(T(x)) - D(x))^2` per example.
+
+    Args:
+        weight: the penalty's weight (10 in the DiffAugment paper's comparison); 0 disables it.
+
+    Example:
+    >>> cr = ConsistencyRegularizer(weight=10.0)
+    >>> cr.penalty(tf.constant([3.0]), lambda: tf.constant([1.0])).numpy().tolist(), cr.coefficient
+    ([4.0], 10.0)
+    >>> print(ConsistencyRegularizer().penalty(tf.constant([3.0]), lambda: 1 / 0))  # D is not called
+    None
+    """
+
+    name = "cr_penalty"
+
+    def __init__(self, weight=0.0):
+        self.weight = _check_non_negative(weight, "cr_weight")
+
+    @property
+    def enabled(self):
+        return self.weight > 0
+
+    @property
+    def coefficient(self):
+        return self.weight
+
+    def penalty(self, augmented_logits, clean_logits_fn):
+        """`(D(T(x)) - D(x))^2` per example, or None when disabled.
+
+        `clean_logits_fn()` returns `D(x)` on the un-augmented reals; it is only called when
+        enabled, since every training-mode call of D also updates its spectral-norm state.
+        """
+        if not self.enabled:
+            return None
+        return consistency_penalty(augmented_logits, clean_logits_fn())
+
+
+class LeCamRegularizer:
+    """LeCam regularization with its EMA anchors (Tseng et al., CVPR 2021), from a start step on.
+
+    Owns the anchors `a_R`, `a_F` (float32 scalar `keras.Variable`s named `lecam_anchor_real` /
+    `lecam_anchor_fake`, created when enabled: build it inside `strategy.scope()` when
+    distributing). In a training step with `step` steps completed before it:
+
+    - `penalty(real, fake, step)`: `relu(D(x) - a_F)^2 + relu(a_R - D(G(z)))^2` per example, times 0
+      while `step < start_step` (no LeCam term before the start step);
+    - `update(real_mean, fake_mean, step)`: `a <- decay * a + (1 - decay) * mean` for both anchors,
+      skipped while `step < start_step`.
+
+    Args:
+        weight: LeCam weight (tuned per architecture and data size); 0 disables it.
+        decay: the anchors' moving-average decay in [0, 1) (0.99 in the paper).
+        start_step: number of training steps before LeCam starts (0: from the first step).
+
+    Example:
+    >>> lecam = LeCamRegularizer(weight=0.3, decay=0.9, start_step=1)
+    >>> [v.name for v in lecam.variables]
+    ['lecam_anchor_real', 'lecam_anchor_fake']
+    >>> lecam.penalty(tf.constant([2.0]), tf.constant([-1.0]), step=0).numpy().tolist()  # before the start
+    [0.0]
+    >>> lecam.update(2.0, -1.0, step=0); float(lecam.anchor_real)                         # not updated
+    0.0
+    >>> lecam.update(2.0, -1.0, step=1); round(float(lecam.anchor_real), 6), round(float(lecam.anchor_fake), 6)
+    (0.2, -0.1)
+    >>> [round(v, 4) for v in lecam.penalty(tf.constant([2.0]), tf.constant([-1.0]), step=1).numpy().tolist()]
+    [5.85]
+    """
+
+    name = "lecam_penalty"
+
+    def __init__(self, weight=0.0, decay=0.99, start_step=0):
+        self.weight = _check_non_negative(weight, "lecam_weight")
+        if not 0.0 <= float(decay) < 1.0:
+            raise ValueError(f"lecam_decay must be in [0, 1). Received lecam_decay={decay!r}.")
+        if isinstance(start_step, bool) or not isinstance(start_step, numbers.Integral) or start_step < 0:
+            raise ValueError(f"lecam_start_step must be an int >= 0. Received lecam_start_step={start_step!r}.")
+        self.decay = float(decay)
+        self.start_step = int(start_step)
+        self.anchor_real = self.anchor_fake = None
+        if self.enabled:
+            self.anchor_real, self.anchor_fake = (_scalar_state(f"lecam_anchor_{kind}") for kind in ("real", "fake"))
+
+    @property
+    def enabled(self):
+        return self.weight > 0
+
+    @property
+    def coefficient(self):
+        return self.weight
+
+    @property
+    def variables(self):
+        """The anchors `[a_R, a_F]` (empty when disabled): state to track, save and restore."""
+        return [self.anchor_real, self.anchor_fake] if self.enabled else []
+
+    def _started(self, step):
+        return tf.cast(step, tf.int64) >= self.start_step
+
+    def penalty(self, real_logits, fake_logits, step=0):
+        """Per-example LeCam penalty at the current anchors (0 before the start step), or None when disabled."""
+        if not self.enabled:
+            return None
+        value = lecam_penalty(real_logits, fake_logits, self.anchor_real, self.anchor_fake)
+        if self.start_step == 0:
+            return value
+        return value * tf.cast(self._started(step), tf.float32)
+
+    def update(self, real_mean, fake_mean, step=0):
+        """Moves both anchors toward this step's global mean real / fake logits (from the start step on)."""
+        if not self.enabled:
+            return
+        for anchor, mean in ((self.anchor_real, real_mean), (self.anchor_fake, fake_mean)):
+            new = update_anchor(anchor, mean, self.decay)
+            if self.start_step:
+                new = tf.where(self._started(step), new, tf.cast(anchor, tf.float32))
+            anchor.assign(new)
+
+
+def _scalar_state(name):
+    """A float32 scalar state variable, zero-initialized, non-trainable (as `Layer.add_weight` makes it)."""
+    return keras.Variable(
+        initializer="zeros", shape=(), dtype="float32", trainable=False, autocast=False, aggregation="none", name=name
+    )

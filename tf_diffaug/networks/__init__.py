@@ -3,53 +3,38 @@
 `get(name, resolution=32, channels=3, num_classes=None, **overrides)` returns a
 `(generator, discriminator)` pair of functional keras.Models; `PRESETS` / `get_preset(name)` hold
 the papers' training configurations as data.
+
+Names load their module on first use; `catalog` (architectures and resolutions) and `presets`
+import no TensorFlow.
 """
 
-from tf_diffaug.networks.biggan import build_biggan
-from tf_diffaug.networks.blocks import ClassProjection, ConditionalBatchNorm, GlobalSumPooling2D, SelfAttention
-from tf_diffaug.networks.dcgan import build_dcgan
-from tf_diffaug.networks.equalized import (
-    EqualizedConv2D,
-    EqualizedDense,
-    LabelEmbedding,
-    LatentNormalization,
-    MinibatchStdDev,
-)
-from tf_diffaug.networks.presets import PRESETS, get_preset
-from tf_diffaug.networks.registry import available, get
-from tf_diffaug.networks.residual import LatentSplit
-from tf_diffaug.networks.sngan import build_sngan
-from tf_diffaug.networks.style_blocks import (
-    ConstantInput,
-    MixingLatent,
-    ModulatedConv2D,
-    NoiseInjection,
-    StyleBroadcast,
-)
-from tf_diffaug.networks.stylegan2 import build_stylegan2
+from tf_diffaug import _lazy
 
-__all__ = [
-    "PRESETS",
-    "ClassProjection",
-    "ConditionalBatchNorm",
-    "ConstantInput",
-    "EqualizedConv2D",
-    "EqualizedDense",
-    "GlobalSumPooling2D",
-    "LabelEmbedding",
-    "LatentNormalization",
-    "LatentSplit",
-    "MinibatchStdDev",
-    "MixingLatent",
-    "ModulatedConv2D",
-    "NoiseInjection",
-    "SelfAttention",
-    "StyleBroadcast",
-    "available",
-    "build_biggan",
-    "build_dcgan",
-    "build_sngan",
-    "build_stylegan2",
-    "get",
-    "get_preset",
-]
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "build_biggan": "biggan",
+        "ClassProjection": "blocks",
+        "ConditionalBatchNorm": "blocks",
+        "GlobalSumPooling2D": "blocks",
+        "SelfAttention": "blocks",
+        "build_dcgan": "dcgan",
+        "EqualizedConv2D": "equalized",
+        "EqualizedDense": "equalized",
+        "LabelEmbedding": "equalized",
+        "LatentNormalization": "equalized",
+        "MinibatchStdDev": "equalized",
+        "PRESETS": "presets",
+        "get_preset": "presets",
+        "available": "registry",
+        "get": "registry",
+        "LatentSplit": "residual",
+        "build_sngan": "sngan",
+        "ConstantInput": "style_blocks",
+        "MixingLatent": "style_blocks",
+        "ModulatedConv2D": "style_blocks",
+        "NoiseInjection": "style_blocks",
+        "StyleBroadcast": "style_blocks",
+        "build_stylegan2": "stylegan2",
+    },
+)

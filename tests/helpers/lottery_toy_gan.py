@@ -51,7 +51,7 @@ class ToyGAN(keras.Model):
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
-    def compile(self, g_optimizer, d_optimizer):
+    def compile(self, *, g_optimizer, d_optimizer):
         super().compile()
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
@@ -107,8 +107,10 @@ def make_gan(seed=0, weight_decay=None, advaug_gamma=None):
     generator, discriminator = make_networks(seed)
     gan = ToyGAN(generator, discriminator, seed=seed, advaug_gamma=advaug_gamma)
     gan.compile(
-        keras.optimizers.AdamW(1e-2, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(1e-2),
-        keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.AdamW(1e-2, weight_decay=weight_decay)
+        if weight_decay
+        else keras.optimizers.Adam(1e-2),
+        d_optimizer=keras.optimizers.Adam(1e-2),
     )
     return gan
 

@@ -1,6 +1,0 @@
-"""Makes tests/gan/gan_helpers.py importable from the GAN tests."""
-
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
