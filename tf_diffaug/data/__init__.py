@@ -31,5 +31,13 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "DatasetNotPreparedError": "tfds_source",
         "preprocess": "transforms",
         "resize_and_center_crop": "transforms",
+        "FolderReport": "folder",
+        "read_images": "folder",
+        "scan_folder": "folder",
+        "FASHION_MNIST_CLASSES": "pipeline",
+        "class_names": "pipeline",
+        "ALPHA_BACKGROUNDS": "transforms",
+        "CROP_MODES": "transforms",
+        "resize_to_square": "transforms",
     },
 )

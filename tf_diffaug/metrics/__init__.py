@@ -26,5 +26,13 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "default_cache_dir": "inception_weights",
         "default_weights_path": "inception_weights",
         "load_weights": "inception_weights",
+        "compare_folders": "folders",
+        "folder_features": "folders",
+        "default_statistics_dir": "reference",
+        "reference_statistics": "reference",
+        "statistics_key": "reference",
+        "statistics_path": "reference",
+        "RESIZE_MODES": "resize",
+        "resize_clean": "resize",
     },
 )
