@@ -77,3 +77,44 @@ def test_backup_and_restore_resumes_exactly(tmp_path):
         assert name in kinds, name
     assert kinds.count("seed_generator_state") == 3  # latents, samples, the augmentation
     assert kinds.count("kernel") == 2 * 2 + 2  # G, its EMA copy, D
+
+
+def test_weights_file_keeps_the_state_by_name_and_older_positional_files_load(tmp_path):
+    import h5py
+
+    trained = make_gan(init_seed=0, seed=1)
+    fit(trained, [])
+    path = str(tmp_path / "gan.weights.h5")
+    trained.save_weights(path)
+    expected = h.all_state(trained)
+    with h5py.File(path, "r") as f:
+        own = sorted(key for key in f["vars"] if not key.startswith("random_state_"))
+    assert own == ["ada_count", "ada_sign_sum", "lecam_anchor_fake", "lecam_anchor_real", "step"]
+
+    # The layout written before the parts owned their state: the five variables by position.
+    legacy = str(tmp_path / "legacy.weights.h5")
+    with h5py.File(path, "r") as source, h5py.File(legacy, "w") as target:
+        for key in source:
+            source.copy(source[key], target, name=key)
+        for key in source.attrs:
+            target.attrs[key] = source.attrs[key]
+        for index, name in enumerate(("step", "lecam_anchor_real", "lecam_anchor_fake", "ada_sign_sum", "ada_count")):
+            target["vars"].move(name, str(index))
+    for file in (path, legacy):
+        loaded = make_gan(init_seed=7, seed=99)
+        loaded.load_weights(file)
+        got = h.all_state(loaded)
+        for key in expected:
+            np.testing.assert_array_equal(got[key], expected[key], err_msg=f"{file}: {key}")
+
+    # A GAN compiled without LeCam and ADA has only the step of them; the older file still fits it.
+    g, d = h.small_networks(seed=0)
+    plain = td.GAN(g, d, latent_dim=4, augment=h.Gated(noise=0.1, seed=1), ema_decay=0.9, seed=1)
+    plain.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2), r1_gamma=1.0)
+    fit(plain, [])  # builds the optimizer slots like the saved run's
+    plain.load_weights(legacy)
+    assert int(plain.step_counter) == int(trained.step_counter) == 2 * EPOCHS
+    with pytest.raises(
+        ValueError, match=r"has the state variables \['step'\].*the file has \['ada_count'.*Compile the GAN"
+    ):
+        plain.load_own_variables({name: np.zeros(()) for name in own})

@@ -116,6 +116,63 @@ def test_consistency_and_lecam_terms():
     assert float(gan.lecam.anchor_fake) == pytest.approx(anchor_fake, rel=1e-5)
 
 
+def test_lecam_start_step_delays_the_term_and_the_anchor_updates():
+    decay, start = 0.9, 2
+    gan = make_gan(
+        h.AddConstant(0.5), "both", fake_value=-0.2, lecam_weight=0.3, lecam_decay=decay, lecam_start_step=start
+    )
+    logs = fit_logs(gan, REAL, batch_size=4, epochs=2)  # 4 steps: 2 without LeCam, 2 with
+    real = [d_np(REAL[:4]) + 0.5 * W.sum(), d_np(REAL[4:]) + 0.5 * W.sum()] * 2
+    fake = np.full(4, d_np(np.full((1, *SHAPE), -0.2, np.float32))[0] + 0.5 * W.sum())
+    anchor_real = anchor_fake = 0.0
+    epoch_means = []
+    for step in range(4):
+        lecam = np.maximum(real[step] - anchor_fake, 0) ** 2 + np.maximum(anchor_real - fake, 0) ** 2
+        epoch_means = (epoch_means if step % 2 else []) + [lecam.mean() if step >= start else 0.0]
+        assert logs[step]["lecam_penalty"] == pytest.approx(np.mean(epoch_means), rel=1e-5, abs=1e-7), step
+        if step >= start:
+            anchor_real = decay * anchor_real + (1 - decay) * real[step].mean()
+            anchor_fake = decay * anchor_fake + (1 - decay) * fake.mean()
+    assert logs[1]["lecam_penalty"] == 0.0 and logs[2]["lecam_penalty"] > 0
+    assert float(gan.lecam.anchor_real) == pytest.approx(anchor_real, rel=1e-5)
+    assert float(gan.lecam.anchor_fake) == pytest.approx(anchor_fake, rel=1e-5)
+    assert gan.get_compile_config()["lecam_start_step"] == start
+
+
+def test_before_lecam_start_step_the_discriminator_update_is_the_plain_one():
+    def kernels(**compile_kwargs):
+        gan = make_gan(h.AddConstant(0.5), "both", fake_value=-0.2, d_lr=0.05, **compile_kwargs)
+        history = []
+        record = keras.callbacks.LambdaCallback(
+            on_train_batch_end=lambda batch, logs: history.append(gan.discriminator.layers[-1].kernel.numpy().copy())
+        )
+        gan.fit(tf.data.Dataset.from_tensor_slices(REAL).batch(4), epochs=1, verbose=0, callbacks=[record])
+        return history
+
+    plain, delayed, immediate = kernels(), kernels(lecam_weight=0.5, lecam_start_step=1), kernels(lecam_weight=0.5)
+    np.testing.assert_array_equal(delayed[0], plain[0])  # step 1: no LeCam term, bit for bit
+    assert not np.allclose(delayed[1], plain[1])  # step 2: LeCam acts
+    assert not np.allclose(immediate[0], plain[0])
+
+
+def test_compile_takes_keywords_only_and_recompiling_starts_new_state():
+    gan = make_gan(h.AddConstant(0.5), lecam_weight=0.3)
+    with pytest.raises(TypeError, match="positional"):
+        gan.compile(keras.optimizers.SGD(), keras.optimizers.SGD())
+    fit_logs(gan, REAL[:4])
+    first = gan.lecam.anchor_real
+    assert float(first) != 0.0
+    own = lambda: [v.name for v in gan.non_trainable_variables if v.path.startswith(gan.name + "/")]
+    assert own() == ["step", "lecam_anchor_real", "lecam_anchor_fake"]
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.0), lecam_weight=0.3)
+    assert gan.lecam.anchor_real is not first and float(gan.lecam.anchor_real) == 0.0
+    assert own() == ["step", "lecam_anchor_real", "lecam_anchor_fake"]  # the old anchors are no longer tracked
+    assert not any(v is first for v in gan.variables)
+    gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.0))
+    assert own() == ["step"] and gan.lecam.variables == [] and gan.ada is None
+    assert int(gan.step_counter) == 1  # the step counter is the model's, kept
+
+
 def test_ema_arithmetic_with_start_step():
     decay, start = 0.8, 2
     gan = td.GAN(
