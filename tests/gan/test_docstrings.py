@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from tf_diffaug import _lazy
-from tf_diffaug.gan import adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers
+from tf_diffaug.gan import adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers, saved_state
 
-MODULES = [_lazy, adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers]
+MODULES = [_lazy, adaptive, advaug, callbacks, ema, losses, model, perturbation, regularizers, saved_state]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

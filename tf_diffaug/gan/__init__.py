@@ -13,5 +13,5 @@ from tf_diffaug import _lazy
 __getattr__, __dir__, __all__ = _lazy.attach(
     __name__,
     {"AUGMENT_MODES": "modes", "AdversarialLoss": "losses", "GAN": "model", "SampleGrid": "callbacks"},
-    submodules=("adaptive", "advaug", "ema", "losses", "modes", "perturbation", "regularizers"),
+    submodules=("adaptive", "advaug", "ema", "losses", "modes", "perturbation", "regularizers", "saved_state"),
 )

@@ -10,14 +10,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_diffaug.gan import adaptive, perturbation, regularizers
+from tf_diffaug.gan import adaptive, perturbation, regularizers, saved_state
 from tf_diffaug.gan import ema as ema_lib
 from tf_diffaug.gan import losses as losses_lib
 from tf_diffaug.gan.train_step import AUGMENT_MODES, GANTrainStep
-
-# The GAN's own state variables, in the order of the weights files written before the regularizer
-# and ADA objects owned theirs (all five always present); `load_own_variables` still reads them.
-_FULL_STATE = ("step", "lecam_anchor_real", "lecam_anchor_fake", "ada_sign_sum", "ada_count")
 
 
 @keras.saving.register_keras_serializable(package="tf_diffaug")
@@ -28,8 +24,9 @@ class GAN(GANTrainStep, keras.Model):
 
     1. `d_steps` times: draw `z ~ N(0, I)` (and uniform fake labels), `fake = G(z)`; minimize
        `L_D(D(T(x)), D(T(fake)))` + `r1_gamma / 2 * R1` + `cr_weight * (D(T(x)) - D(x))^2`
-       + `lecam_weight * LeCam` (from step `lecam_start_step` on) over D's weights. `T` is drawn independently at every call. The same
-       real batch is used by every D update of a step (BigGAN-PyTorch draws a new one per update).
+       + `lecam_weight * LeCam` (from step `lecam_start_step` on) over D's weights. `T` is drawn
+       independently at every call. The same real batch is used by every D update of a step
+       (BigGAN-PyTorch draws a new one per update).
     2. draw a new `z`; minimize `L_G(D(T(G(z))))` over G's weights; gradients flow through `T`.
     3. update the EMA generator and, every `ada_interval` steps, the adaptive probability `p`.
 
@@ -357,56 +354,13 @@ class GAN(GANTrainStep, keras.Model):
         return np.concatenate(chunks, axis=0)
 
     # ------------------------------------------------------------------------------ serialization
-    def _random_states(self):
-        """The state variables of every `keras.random.SeedGenerator` in the model, in a fixed order."""
-        states, seen = [], set()
-        for layer in [self] + list(self._flatten_layers(include_self=False)):
-            for generator in getattr(layer, "_seed_generators", []):
-                if id(generator) not in seen:
-                    seen.add(id(generator))
-                    states.append(generator.state)
-        return states
-
-    def _own_state(self):
-        """The model's own variables (step counter, LeCam anchors, ADA accumulators) by name."""
-        own = self._trainable_variables + self._non_trainable_variables
-        names = [variable.name for variable in own]
-        if len(set(names)) != len(names):
-            raise ValueError(f"GAN {self.name!r} has own variables with repeated names: {names}.")
-        return dict(zip(names, own))
-
     def save_own_variables(self, store):
-        """Saves the model's own state variables by name, plus the random state of every seed generator.
-
-        Keras does not save `SeedGenerator` states; saving them here makes a run resumed with
-        `BackupAndRestore` draw the same latents and augmentations as an uninterrupted one.
-        """
-        for name, variable in self._own_state().items():
-            store[name] = variable
-        for index, state in enumerate(self._random_states()):
-            store[f"random_state_{index}"] = state
+        """Saves the model's own state variables by name and every seed generator's state (`saved_state`)."""
+        saved_state.save(self, store)
 
     def load_own_variables(self, store):
-        """Loads what `save_own_variables` wrote (or the five positional entries of older files)."""
-        own = self._own_state()
-        random_keys = [key for key in store.keys() if str(key).startswith("random_state_")]
-        keys = [str(key) for key in store.keys() if not str(key).startswith("random_state_")]
-        if sorted(keys) == [str(index) for index in range(len(_FULL_STATE))]:
-            # An older file: all five state variables, by position.
-            entries = {name: str(index) for index, name in enumerate(_FULL_STATE) if name in own}
-        else:
-            entries = {key: key for key in keys}
-        states = self._random_states()
-        if sorted(entries) != sorted(own) or len(random_keys) not in (0, len(states)):
-            raise ValueError(
-                f"GAN {self.name!r} has the state variables {sorted(own)} and {len(states)} random states; the "
-                f"file has {sorted(keys)} and {len(random_keys)}. Compile the GAN as the saved one was compiled "
-                "(lecam_weight > 0 and ada_target add state) before loading."
-            )
-        for name, key in entries.items():
-            own[name].assign(store[key])
-        for index in range(len(random_keys)):
-            states[index].assign(store[f"random_state_{index}"])
+        """Loads what `save_own_variables` wrote, or the positional entries of older files (`saved_state`)."""
+        saved_state.load(self, store)
 
     def get_config(self):
         return {

@@ -15,6 +15,11 @@ batch size.
 - LeCam (Tseng, Jiang, Liu, Yang & Yang, "Regularizing Generative Adversarial Networks under
   Limited Data", CVPR 2021, arXiv:2104.03310): `relu(D(x) - a_F)^2 + relu(a_R - D(G(z)))^2` with
   `a_R`, `a_F` exponential moving averages of the discriminator's mean real and fake outputs.
+
+The functions are the formulas; `R1Regularizer`, `ConsistencyRegularizer` and `LeCamRegularizer`
+are what `td.GAN.compile` builds for its D step: each knows its weight (`coefficient`), its log
+name and when it is enabled, and `LeCamRegularizer` owns its anchors and their update (from
+`lecam_start_step` on).
 """
 
 import numbers
