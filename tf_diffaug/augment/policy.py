@@ -181,6 +181,7 @@ _REGISTRY = {
     "translation": lambda: [Translation()],
     "cutout": lambda: [Cutout()],
 }
+assert tuple(_REGISTRY) == policy_names.BUILTIN_NAMES, "td.augment.policy_names names the built-in ops defined here"
 
 
 def register_policy(name, fn_list):
