@@ -168,8 +168,11 @@ def test_compile_takes_keywords_only_and_recompiling_starts_new_state():
     assert gan.lecam.anchor_real is not first and float(gan.lecam.anchor_real) == 0.0
     assert own() == ["step", "lecam_anchor_real", "lecam_anchor_fake"]  # the old anchors are no longer tracked
     assert not any(v is first for v in gan.variables)
+    assert gan.lecam_anchor_real is gan.lecam.anchor_real and gan.lecam_weight == 0.3  # the old attribute names
     gan.compile(g_optimizer=keras.optimizers.SGD(0.0), d_optimizer=keras.optimizers.SGD(0.0))
     assert own() == ["step"] and gan.lecam.variables == [] and gan.ada is None
+    assert gan.lecam_anchor_real is None and gan.ada_sign_sum is None and gan.lecam_weight == 0.0
+    assert (gan.r1_gamma, gan.ada_target, gan.ada_interval, gan.lecam_decay) == (0.0, None, 4, 0.99)
     assert int(gan.step_counter) == 1  # the step counter is the model's, kept
 
 

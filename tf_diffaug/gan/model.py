@@ -16,6 +16,11 @@ from tf_diffaug.gan import losses as losses_lib
 from tf_diffaug.gan.train_step import AUGMENT_MODES, GANTrainStep
 
 
+def _compile_setting(name):
+    """A read-only property: the value `compile` received for `name` (`get_compile_config()[name]`)."""
+    return property(lambda self: self._gan_compile_config[name], doc=f"`{name}` as given to `compile` (read-only).")
+
+
 @keras.saving.register_keras_serializable(package="tf_diffaug")
 class GAN(GANTrainStep, keras.Model):
     """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
@@ -48,15 +53,12 @@ class GAN(GANTrainStep, keras.Model):
     `LossScaleOptimizer` and losses go through `optimizer.scale_loss`; `mixed_bfloat16` needs no
     scaling. Logits are cast to float32 before every loss.
 
-    The model holds the networks, the EMA copy, the step counter and the random-number state;
-    `compile` builds the parts of the step, each owning its state and rule: `r1`, `consistency`
-    and `lecam` (`td.gan.regularizers`; LeCam with its anchors), `ada`
-    (`td.gan.adaptive.ADAController` with its accumulators, or None) and, from `advaug_gamma`,
-    `feature_perturbation` (`td.gan.perturbation`). All of that state (G, D, the EMA copy, both
-    optimizers, the augment layer incl. `p`, LeCam anchors, ADA accumulators, random-number state,
-    the step counter) is tracked by the model, so `keras.callbacks.BackupAndRestore` and
-    `save_weights` / `load_weights` restore training exactly (load into a GAN compiled with the
-    same settings: LeCam and ADA add their state variables in `compile`).
+    The step's parts own their state and rule: `compile` builds `r1`, `consistency`, `lecam`
+    (`td.gan.regularizers`, LeCam with its anchors) and `ada` (`td.gan.adaptive.ADAController`
+    with its accumulators, or None); `feature_perturbation` (`td.gan.perturbation`) follows
+    `advaug_gamma`. All state (networks, EMA copy, optimizers, `p`, anchors, accumulators, random
+    states, step counter) is tracked, so `BackupAndRestore` and `save_weights` / `load_weights`
+    restore training exactly (into a GAN compiled with the same LeCam / ADA settings).
 
     Args:
         generator: a built Keras model mapping `z` `[B, latent_dim]` (and int labels `[B]` when
@@ -160,8 +162,7 @@ class GAN(GANTrainStep, keras.Model):
         self.step_counter = self.add_weight(
             shape=(), dtype="int64", initializer="zeros", trainable=False, name="step", autocast=False
         )
-        # Built by compile(): the regularizers, the ADA controller (None: p stays fixed).
-        self.r1 = self.consistency = self.lecam = self.ada = None
+        self.r1 = self.consistency = self.lecam = self.ada = None  # the step's parts, built by compile()
         self.trackers = {
             name: keras.metrics.Mean(name=name)
             for name in ("d_loss", "g_loss", "real_score", "fake_score", "r1_penalty", "cr_penalty", "lecam_penalty")
@@ -191,11 +192,10 @@ class GAN(GANTrainStep, keras.Model):
     ):
         """Configures training, builds the step's parts and both optimizers (so that it works under `tf.distribute`).
 
-        Call it inside `strategy.scope()` when distributing (the optimizers, the LeCam anchors and
-        the ADA accumulators are created here). Under a `mixed_float16` dtype policy both
-        optimizers are wrapped in `keras.optimizers.LossScaleOptimizer`. All arguments are
-        keywords. Compiling again starts new regularizer and ADA state (anchors and accumulators
-        at 0), as new optimizers start new slots.
+        Call it inside `strategy.scope()` when distributing (optimizers, LeCam anchors and ADA
+        accumulators are created here); under `mixed_float16` both optimizers are wrapped in a
+        `keras.optimizers.LossScaleOptimizer`. Keywords only. Compiling again starts new LeCam
+        and ADA state (at 0), as new optimizers start new slots.
 
         Args:
             g_optimizer: `keras.optimizers.Optimizer` for the generator.
@@ -310,6 +310,17 @@ class GAN(GANTrainStep, keras.Model):
     def metrics(self):
         """The loss trackers reset by `fit()` at each epoch (those active after `compile`)."""
         return [self.trackers[name] for name in self._active_trackers]
+
+    # Read-only views (once plain attributes) of compile's settings and the parts' state (None when off).
+    r1_gamma, r1_through_augment, cr_weight, lecam_weight, lecam_decay, lecam_start_step = (
+        _compile_setting(name)
+        for name in ("r1_gamma", "r1_through_augment", "cr_weight", "lecam_weight", "lecam_decay", "lecam_start_step")
+    )
+    ada_target, ada_interval, ada_kimg = (_compile_setting(name) for name in ("ada_target", "ada_interval", "ada_kimg"))
+    lecam_anchor_real = property(lambda self: self.lecam.anchor_real, doc="LeCam's `a_R` (`gan.lecam.anchor_real`).")
+    lecam_anchor_fake = property(lambda self: self.lecam.anchor_fake, doc="LeCam's `a_F` (`gan.lecam.anchor_fake`).")
+    ada_sign_sum = property(lambda self: None if self.ada is None else self.ada.sign_sum, doc="`gan.ada.sign_sum`.")
+    ada_count = property(lambda self: None if self.ada is None else self.ada.count, doc="`gan.ada.count`.")
 
     # ---------------------------------------------------------------------------------- inference
     def call(self, inputs, training=False):
