@@ -1,44 +1,47 @@
-"""tf_diffaug.experiment: presets, configuration and the driver of a full training run.
+"""tf_diffaug.experiment: the configuration schema, presets and the driver of a full training run.
 
 `resolve_config(preset, **overrides)` turns a named preset plus overrides into a validated flat
-configuration dict (no TensorFlow import, so it is instant); `run(config, workdir, resume=False)`
+configuration dict whose keys are those of `schema.KEYS`; `run(config, workdir, resume=False)`
 trains and writes a numbered run folder (config.json, metrics.jsonl, sample grids, TensorBoard
 logs, checkpoints, curves.png). The `python -m train` CLI is a thin absl layer over these two.
 
+Names load their module on first use (PEP 562): `schema`, `config`, `presets`, `schedule`,
+`usage` and `run_dir` import no TensorFlow, so resolving a configuration (or a resumed one) is
+instant; `run` loads the driver (and TensorFlow) when first used.
+
 Example:
     >>> from tf_diffaug import experiment
-    >>> config = experiment.resolve_config("fewshot-cpu", steps=200, eval_every=200,
-    ...                                    checkpoint_every=100)
+    >>> config = experiment.resolve_config("fewshot-cpu", steps=200, eval_every=150)
+    >>> experiment.Schedule.from_config(config).eval_steps()
+    [150, 200]
     >>> experiment.run(config, "runs")["run_dir"]        # doctest: +SKIP
     'runs/00000-fewshot-cpu'
 """
 
-from tf_diffaug.experiment.config import dataset_size, resolve_config, validate_config
-from tf_diffaug.experiment.presets import DEFAULT_PRESET, DEFAULTS, PRESETS, get_preset
-from tf_diffaug.experiment.run_dir import MetricsLog, create_run_dir, latest_run_dir, list_run_dirs
+from tf_diffaug import _lazy
 
-
-def __getattr__(name):
-    # The driver imports TensorFlow; load it only when used, so config resolution stays instant.
-    if name in ("run", "resume_config"):
-        from tf_diffaug.experiment import driver
-
-        return getattr(driver, name)
-    raise AttributeError(f"module 'tf_diffaug.experiment' has no attribute {name!r}")
-
-
-__all__ = [
-    "DEFAULTS",
-    "DEFAULT_PRESET",
-    "PRESETS",
-    "MetricsLog",
-    "create_run_dir",
-    "dataset_size",
-    "get_preset",
-    "latest_run_dir",
-    "list_run_dirs",
-    "resolve_config",
-    "resume_config",
-    "run",
-    "validate_config",
-]
+__getattr__, __dir__, __all__ = _lazy.attach(
+    __name__,
+    {
+        "DEFAULTS": "presets",
+        "DEFAULT_PRESET": "presets",
+        "PRESETS": "presets",
+        "get_preset": "presets",
+        "KEYS": "schema",
+        "RESUMABLE_KEYS": "schema",
+        "check_resume": "config",
+        "dataset_size": "config",
+        "load_config_file": "config",
+        "resolve_config": "config",
+        "validate_config": "config",
+        "Schedule": "schedule",
+        "MetricsLog": "run_dir",
+        "create_run_dir": "run_dir",
+        "latest_run_dir": "run_dir",
+        "list_run_dirs": "run_dir",
+        "RunSetupError": "driver",
+        "resume_config": "config",
+        "run": "driver",
+    },
+    submodules=("callbacks", "checkpoint", "config", "driver", "presets", "run_dir", "schedule", "schema", "usage"),
+)

@@ -1,18 +1,23 @@
 """Keras callbacks that turn `fit` epochs into the artefacts of a run.
 
-The driver calls `gan.fit(dataset, epochs=steps // log_every, steps_per_epoch=log_every)`, so an
-epoch is one log interval and `(epoch + 1) * log_every` is the global train step. These callbacks
-run in list order at the end of each epoch and share the epoch `logs` dict:
+The driver calls `gan.fit(dataset, epochs=schedule.epochs, steps_per_epoch=schedule.epoch_steps)`
+(see `schedule.Schedule`: every log, evaluation and checkpoint step is the end of an epoch, and
+`schedule.step_after(epoch)` is the global train step). These callbacks run in list order at the
+end of each epoch and share the epoch `logs` dict:
 
-- `td.metrics.FIDCallback` (placed first by the driver) adds `fid` and `kid` every `eval_every`
-  steps;
+- `AtSteps(td.metrics.FIDCallback(..., every_n_epochs=1), ...)` (placed first by the driver) adds
+  `fid` and `kid` at the evaluation steps only;
 - `StepSampleGrid` writes `samples/step-XXXXXX.png` from a fixed latent seed;
-- `MetricsWriter` appends the logs to `metrics.jsonl`, redraws `curves.png` and prints a progress
-  line with the elapsed time and the ETA of the whole run.
+- `MetricsWriter` appends a line to `metrics.jsonl` at each log point (the step-weighted mean of
+  the epoch means of the loss trackers since the previous log point, the latest other values)
+  and at each evaluation, redraws `curves.png` and prints a progress line with the elapsed time
+  and the ETA of the whole run.
 
 Example:
-    >>> callbacks = [StepSampleGrid("runs/00000-x/samples", every_n_steps=250),
-    ...              MetricsWriter(log, steps_per_epoch=50, total_steps=1500)]   # doctest: +SKIP
+    >>> schedule = Schedule(steps=130, log_every=20, eval_every=50, checkpoint_every=40)
+    >>> callbacks = [AtSteps(fid_callback, schedule, schedule.eval_steps()),
+    ...              StepSampleGrid("runs/00000-x/samples", every_n_steps=40),
+    ...              MetricsWriter(log, schedule)]                                   # doctest: +SKIP
 """
 
 import os
@@ -58,75 +63,138 @@ class StepSampleGrid(SampleGrid):
         super().on_train_end(logs)
 
 
+class AtSteps(keras.callbacks.Callback):
+    """Forwards every hook to `callback`, but `on_epoch_end` only for epochs ending at `steps`.
+
+    Drives a callback that acts at every epoch end it sees (e.g. `td.metrics.FIDCallback(...,
+    every_n_epochs=1)`) on the steps of a `schedule.Schedule` (e.g. `eval_steps()`), so events can
+    fall on steps that are no fixed number of epochs apart (the last step of the run).
+
+    Args:
+        callback: the wrapped `keras.callbacks.Callback`.
+        schedule: the run's `schedule.Schedule` (converts epoch indices to steps).
+        steps: the global steps after which `callback.on_epoch_end` runs.
+
+    Example:
+        >>> evaluate = AtSteps(td.metrics.FIDCallback(reals, every_n_epochs=1), schedule,
+        ...                    schedule.eval_steps())                                # doctest: +SKIP
+    """
+
+    def __init__(self, callback, schedule, steps):
+        super().__init__()
+        self.callback = callback
+        self.schedule = schedule
+        self.steps = frozenset(int(step) for step in steps)
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.callback.set_model(model)
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.callback.set_params(params)
+
+    def on_train_begin(self, logs=None):
+        self.callback.on_train_begin(logs)
+
+    def on_train_end(self, logs=None):
+        self.callback.on_train_end(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.callback.on_epoch_begin(epoch, logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.callback.on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.callback.on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.schedule.step_after(epoch) in self.steps:
+            self.callback.on_epoch_end(epoch, logs)
+
+
 class MetricsWriter(keras.callbacks.Callback):
-    """Appends each epoch's logs to `metrics.jsonl`, redraws `curves.png`, prints step and ETA.
+    """Appends log points and evaluations to `metrics.jsonl`, redraws `curves.png`, prints step and ETA.
+
+    At a log point of the schedule the line holds, for each loss tracker of the model (the Keras
+    metrics reset at every epoch), the step-weighted mean of its epoch means since the previous log
+    point (so the mean over those steps), and the latest value of everything else in the epoch logs
+    (`aug_p`, and `fid`/`kid` when evaluated at that step). An evaluation at a step that is not a
+    log point gets its own line with `step`, `fid`, `kid` and `time`.
 
     Args:
         log: a `run_dir.MetricsLog`.
-        steps_per_epoch: train steps per epoch.
-        total_steps: steps of the whole run (for the ETA).
-        curves_path: where to draw the curves (None: never).
-        curves_every_epochs: redraw interval in epochs (also drawn at the end of training).
+        schedule: the run's `schedule.Schedule`.
+        curves_path: where to draw the curves (None: never); redrawn at checkpoint steps and at
+            the end of training.
         defaults: values logged when the model does not log them (e.g. a constant `aug_p`).
         stream: where the progress line goes (None: nowhere).
         enabled: False on non-chief workers.
+
+    Example:
+        >>> writer = MetricsWriter(MetricsLog("runs/00000-x/metrics.jsonl"), schedule,
+        ...                        curves_path="runs/00000-x/curves.png")            # doctest: +SKIP
     """
 
-    def __init__(
-        self,
-        log,
-        steps_per_epoch,
-        total_steps,
-        curves_path=None,
-        curves_every_epochs=1,
-        defaults=None,
-        stream=None,
-        enabled=True,
-    ):
+    def __init__(self, log, schedule, curves_path=None, defaults=None, stream=None, enabled=True):
         super().__init__()
         self.log = log
-        self.steps_per_epoch = int(steps_per_epoch)
-        self.total_steps = int(total_steps)
+        self.schedule = schedule
         self.curves_path = curves_path
-        self.curves_every_epochs = max(1, int(curves_every_epochs))
         self.defaults = dict(defaults or {})
         self.stream = stream
         self.enabled = enabled
         self.last = {}
+        self._pending = None
 
     def on_train_begin(self, logs=None):
         self._start_time = time.time()
         self._start_step = None
+        self._averaged = {metric.name for metric in getattr(self.model, "metrics", [])}
+        self._sums, self._weights = {}, {}
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._start_step is None:
+            self._start_step = epoch * self.schedule.epoch_steps
+        self._flush_pending()
 
     def on_epoch_end(self, epoch, logs=None):
-        step = (epoch + 1) * self.steps_per_epoch
-        values = dict(self.defaults)
-        values.update(logs or {})
+        step = self.schedule.step_after(epoch)
+        logs = dict(logs or {})
+        for name in self._averaged & set(logs):
+            self._sums[name] = self._sums.get(name, 0.0) + self.schedule.epoch_steps * float(logs[name])
+            self._weights[name] = self._weights.get(name, 0) + self.schedule.epoch_steps
+        evaluated = {k: logs[k] for k in ("fid", "kid") if k in logs}
+        if self.schedule.is_log(step):
+            values = dict(self.defaults)
+            values.update({k: v for k, v in logs.items() if k not in self._averaged})
+            values.update({k: self._sums[k] / self._weights[k] for k in self._sums})
+            self._sums, self._weights = {}, {}
+        elif evaluated:
+            values = evaluated
+        else:
+            return
         elapsed = time.time() - self._start_time
         values["time"] = round(elapsed, 3)
         self.last = dict(values, step=step)
         if not self.enabled:
             return
         self.log.write(step, values)
-        if self.curves_path and (epoch + 1) % self.curves_every_epochs == 0:
+        if self.curves_path and self.schedule.is_checkpoint(step):
             self.draw()
         done = step - self._start_step
-        eta = elapsed / done * (self.total_steps - step) if done else float("nan")
+        eta = elapsed / done * (self.schedule.steps - step) if done else float("nan")
         extra = "".join(f", {k} {values[k]:.4g}" for k in ("fid", "kid") if k in values)
         # Printed when the next epoch begins (or training ends): Keras' progress bar finishes its
         # line only after every on_epoch_end, so printing now would split it.
-        self._pending = f"[step {step}/{self.total_steps}] elapsed {_hms(elapsed)}, ETA {_hms(eta)}{extra}\n"
+        self._pending = f"[step {step}/{self.schedule.steps}] elapsed {_hms(elapsed)}, ETA {_hms(eta)}{extra}\n"
 
     def _flush_pending(self):
-        if self.stream is not None and getattr(self, "_pending", None):
+        if self.stream is not None and self._pending:
             self.stream.write(self._pending)
             self.stream.flush()
         self._pending = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self._start_step is None:
-            self._start_step = epoch * self.steps_per_epoch
-        self._flush_pending()
 
     def draw(self):
         """Redraws the curves from the whole `metrics.jsonl` (earlier runs of a resume included)."""

@@ -1,7 +1,8 @@
 """Checkpoints of a GAN run: Keras weights files plus a small JSON state, written atomically.
 
-`Checkpointer` is a Keras callback that, every `every_epochs` epochs of `fit` (one epoch = one log
-interval of the run), saves `model.save_weights(...)` to `checkpoints/ckpt-XXXXXX.weights.h5`.
+`Checkpointer` is a Keras callback that, at the checkpoint steps of the run's `schedule.Schedule`
+(every `checkpoint_every` steps and the last step, each the end of a `fit` epoch), saves
+`model.save_weights(...)` to `checkpoints/ckpt-XXXXXX.weights.h5`.
 Keras' weights file walks every tracked object of the model: G, D, the EMA generator, both
 optimizers (their slots and `iterations`), the adaptive augmentation probability `p` and the
 `SeedGenerator` states, so a restored model continues exactly where it stopped. The weights are
@@ -10,8 +11,10 @@ written under a temporary name and renamed, and only then `checkpoints/state.jso
 moment leaves the previous complete checkpoint in place. The last `keep` weight files are kept.
 
 Example:
-    >>> ckpt = Checkpointer("runs/00000-fewshot-cpu/checkpoints", steps_per_epoch=50, every_epochs=5)
-    >>> gan.fit(dataset, epochs=20, steps_per_epoch=50, callbacks=[ckpt])   # doctest: +SKIP
+    >>> schedule = Schedule(steps=1000, log_every=50, eval_every=500, checkpoint_every=250)
+    >>> ckpt = Checkpointer("runs/00000-fewshot-cpu/checkpoints", schedule)
+    >>> gan.fit(dataset, epochs=schedule.epochs, steps_per_epoch=schedule.epoch_steps,
+    ...         callbacks=[ckpt])                                          # doctest: +SKIP
     >>> read_state("runs/00000-fewshot-cpu/checkpoints")["step"]             # doctest: +SKIP
     1000
 """
@@ -93,35 +96,38 @@ def restore_checkpoint(model, checkpoint_dir, warmup=None):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves a checkpoint every `every_epochs` epochs and at the end of training.
+    """Saves a checkpoint at the checkpoint steps of a schedule and at the end of training.
+
+    The state records the global step (`schedule.step_after(epoch)`) and the epochs done; a
+    resumed run restarts from the step (its epochs may have another length).
 
     Args:
         checkpoint_dir: folder of the checkpoints.
-        steps_per_epoch: train steps per `fit` epoch (converts epochs to steps).
-        every_epochs: checkpoint interval in epochs.
+        schedule: the run's `schedule.Schedule`.
         keep: number of weight files kept.
         enabled: False on non-chief workers of a multi-worker run (they save nothing).
     """
 
-    def __init__(self, checkpoint_dir, steps_per_epoch, every_epochs, keep=2, enabled=True):
+    def __init__(self, checkpoint_dir, schedule, keep=2, enabled=True):
         super().__init__()
         self.checkpoint_dir = checkpoint_dir
-        self.steps_per_epoch = int(steps_per_epoch)
-        self.every_epochs = max(1, int(every_epochs))
+        self.schedule = schedule
         self.keep = keep
         self.enabled = enabled
         self.last_epoch = None
+        self._epoch = None
 
     def _save(self, epoch):
         if self.enabled and epoch != self.last_epoch:
-            save_checkpoint(self.model, self.checkpoint_dir, epoch * self.steps_per_epoch, epoch, keep=self.keep)
+            step = epoch * self.schedule.epoch_steps
+            save_checkpoint(self.model, self.checkpoint_dir, step, epoch, keep=self.keep)
             self.last_epoch = epoch
 
     def on_epoch_end(self, epoch, logs=None):
         self._epoch = epoch + 1
-        if (epoch + 1) % self.every_epochs == 0:
+        if self.schedule.is_checkpoint(self.schedule.step_after(epoch)):
             self._save(epoch + 1)
 
     def on_train_end(self, logs=None):
-        if getattr(self, "_epoch", None):
+        if self._epoch:
             self._save(self._epoch)

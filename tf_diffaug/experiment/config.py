@@ -1,106 +1,114 @@
-"""Resolve and validate a training configuration before any work is done.
+"""Resolve and validate a training configuration before any work is done (no TensorFlow import).
 
-`resolve_config(preset, **overrides)` merges `DEFAULTS`, the named preset and the caller's
-overrides into one flat dict (the `config.json` of a run); `validate_config` checks every value and
-every combination that cannot work (an unknown loss, a resolution the network does not build,
-`adaptive=True` with `augment_mode="none"`, a batch larger than the dataset, a schedule whose
-intervals do not divide...) and raises one `ValueError` naming the bad value and what is accepted.
-Nothing here touches data or builds a model, so a `--dry_run` only costs the imports.
+`resolve_config(preset, base=None, **overrides)` merges, in this order, `DEFAULTS`, the network
+preset, the named preset, an optional `base` (e.g. a saved `config.json`, read by
+`load_config_file`) and the caller's overrides into one flat dict (the `config.json` of a run);
+`validate_config` checks every value against `schema.KEYS` and every combination that cannot work
+(a resolution the network does not build, `adaptive=True` with `augment_mode="none"`, a batch larger
+than the dataset...) and raises one `ValueError` naming the bad value and what is accepted.
+Intervals need not divide each other: see `schedule.Schedule`. Nothing here touches data or builds a
+model, so a `--dry_run` only costs the imports.
 
 Example:
-    >>> config = resolve_config("fewshot-cpu", steps=100, log_every=10, eval_every=50,
-    ...                         checkpoint_every=50)
-    >>> config["dataset"], config["steps"]
-    ('emoji-faces', 100)
+    >>> config = resolve_config("fewshot-cpu", steps=130, log_every=20, eval_every=50)
+    >>> config["dataset"], config["steps"], config["adam_epsilon"]
+    ('emoji-faces', 130, 1e-07)
 """
 
 import copy
+import json
 import os
-import re
 
+from tf_diffaug.augment import policy_names
+from tf_diffaug.data.catalog import dataset_size
 from tf_diffaug.experiment import presets as presets_lib
+from tf_diffaug.experiment import run_dir as run_dir_lib
+from tf_diffaug.experiment import schema
+from tf_diffaug.gan import modes
+from tf_diffaug.networks import catalog as network_catalog
 
-AUGMENT_MODES = ("both", "real_only", "d_only", "none")
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
-LOSSES = ("hinge", "non_saturating", "wasserstein", "least_squares")
-POLICY_OPS = ("color", "translation", "cutout")
-NETWORKS = ("dcgan", "sngan", "biggan", "stylegan2")
-# Image sizes each architecture builds (the RESOLUTIONS of the td.networks builders; a test checks
-# they agree, this copy keeps validation free of a TensorFlow import).
-RESOLUTIONS = {
-    "dcgan": (32, 64, 128),
-    "sngan": (32, 64),
-    "biggan": (32, 64, 128),
-    "stylegan2": (32, 64, 128, 256),
-}
-# Examples per split of the named datasets whose size is known without loading them.
-DATASET_SIZES = {
-    "emoji-faces": {"train": 112},
-    "fashion-mnist": {"train": 60_000, "test": 10_000},
-    "cifar10": {"train": 50_000, "test": 10_000},
-    "cifar100": {"train": 50_000, "test": 10_000},
-}
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
-_INT_KEYS = (
-    "resolution",
-    "channels",
-    "latent_dim",
-    "ada_interval",
-    "d_steps",
-    "ema_start_step",
-    "batch_size",
-    "steps",
-    "log_every",
-    "eval_every",
-    "checkpoint_every",
-    "fid_samples",
-    "fid_batch_size",
-    "grid_size",
-    "seed",
-    "prune_rounds",
-)
-_FLOAT_KEYS = (
-    "ada_target",
-    "g_lr",
-    "d_lr",
-    "beta_1",
-    "beta_2",
-    "r1_gamma",
-    "ema_decay",
-    "advaug_gamma",
-    "prune_fraction",
-)
-# Keys that may change when a run is resumed (everything else must match the saved config.json).
-RESUMABLE_KEYS = ("steps", "eval_every", "checkpoint_every", "fid_samples", "fid_batch_size", "strategy")
+RESUMABLE_KEYS = schema.RESUMABLE_KEYS
 
 
-def resolve_config(preset=presets_lib.DEFAULT_PRESET, network_presets=None, **overrides):
-    """Merges defaults, a network preset, a preset and overrides into one validated config dict.
+def resolve_config(preset=None, network_presets=None, base=None, **overrides):
+    """Merges defaults, a network preset, a preset, `base` and overrides into one validated dict.
 
     Args:
-        preset: name of a preset in `td.experiment.PRESETS`.
+        preset: name of a preset in `td.experiment.PRESETS` (None: `base["preset"]`, else
+            `DEFAULT_PRESET`).
         network_presets: dict like `td.networks.PRESETS` (default: that one). The entry named by
-            the preset's `network_preset` supplies the architecture and training values (every key
-            of it that `DEFAULTS` has; `latent_dim` is taken out of its `network_kwargs`).
+            `network_preset` (of the overrides, `base` or the preset) supplies the architecture and
+            training values (every key of it that `DEFAULTS` has; `latent_dim` is taken out of its
+            `network_kwargs`).
+        base: optional dict of configuration values applied over the preset, e.g. a saved
+            `config.json` (`load_config_file`) to rerun; any subset of the keys.
         **overrides: any key of `DEFAULTS`; `None` values are ignored (so absl flags left unset
-            fall through to the preset). `lr` sets both `g_lr` and `d_lr`.
+            fall through). `lr` sets both `g_lr` and `d_lr`.
 
     Returns:
-        A new dict with every key of `DEFAULTS`, validated by `validate_config`.
+        A new dict with every key of `DEFAULTS` in schema order, validated by `validate_config`.
 
     Raises:
         ValueError: for an unknown preset or key, or any value `validate_config` rejects.
+
+    Example:
+        >>> resolve_config("fewshot-cpu", base={"steps": 100}, lr=1e-3)["d_lr"]
+        0.001
     """
-    values = presets_lib.get_preset(preset)
+    base = copy.deepcopy(dict(base or {}))
+    name = preset if preset is not None else (base.get("preset") or presets_lib.DEFAULT_PRESET)
+    values = presets_lib.get_preset(name)
+    for info in presets_lib.INFO_KEYS:
+        values.pop(info, None)
     if network_presets is None:
-        from tf_diffaug.networks import PRESETS as network_presets
+        from tf_diffaug.networks.presets import PRESETS as network_presets
+    network_name = overrides.get("network_preset") or base.get("network_preset") or values.get("network_preset")
+    if network_name is not None and network_name not in network_presets:
+        raise ValueError(f"Unknown network_preset {network_name!r}. Expected one of {sorted(network_presets)}.")
     config = copy.deepcopy(presets_lib.DEFAULTS)
-    config.update(network_values(network_presets.get(values.get("network_preset")) or {}))
-    config.update(values)
-    config["preset"] = preset
+    config.update(network_values(network_presets.get(network_name) or {}))
+    apply_overrides(config, values, what=f"preset {name!r}")
+    apply_overrides(config, base, what="the base configuration")
+    config["preset"] = name
     apply_overrides(config, overrides)
     validate_config(config)
-    return config
+    return schema.ordered(config)
+
+
+def load_config_file(path):
+    """Reads a configuration JSON file (a run's `config.json`, or any subset of the keys).
+
+    Args:
+        path: the file.
+
+    Returns:
+        The dict it holds (its values are checked by `resolve_config`).
+
+    Raises:
+        ValueError: when the file is missing, not JSON, not a JSON object or has a key the schema
+            does not know, naming the path.
+
+    Example:
+        >>> load_config_file("runs/00000-fewshot-cpu/config.json")["preset"]   # doctest: +SKIP
+        'fewshot-cpu'
+    """
+    try:
+        with open(path) as f:
+            values = json.load(f)
+    except FileNotFoundError:
+        raise ValueError(f"Configuration file {path!r} does not exist.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ValueError(f"Configuration file {path!r} is not valid JSON: {error}.") from None
+    if not isinstance(values, dict):
+        raise ValueError(
+            f"Configuration file {path!r} must hold a JSON object of configuration keys, got {type(values).__name__}."
+        )
+    unknown = sorted(set(values) - set(presets_lib.DEFAULTS) - set(schema.ALIASES))
+    if unknown:
+        raise ValueError(
+            f"Configuration file {path!r} has unknown key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}."
+        )
+    return values
 
 
 def network_values(network_preset):
@@ -114,18 +122,31 @@ def network_values(network_preset):
     return values
 
 
-def apply_overrides(config, overrides):
-    """Applies `overrides` (skipping `None`) onto `config` in place; `lr` sets both rates."""
+def apply_overrides(config, overrides, what="overrides"):
+    """Applies `overrides` (skipping `None`) onto `config` in place; `lr` sets both rates.
+
+    `network_kwargs` are merged into the existing ones (a `latent_dim` in them moves to the key).
+
+    Raises:
+        ValueError: for a key the schema does not have, naming `what` held it.
+    """
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    if "lr" in overrides:
-        lr = overrides.pop("lr")
-        overrides.setdefault("g_lr", lr)
-        overrides.setdefault("d_lr", lr)
-    unknown = sorted(set(overrides) - set(presets_lib.DEFAULTS) - {"preset"})
+    for alias, targets in schema.ALIASES.items():
+        if alias in overrides:
+            value = overrides.pop(alias)
+            for target in targets:
+                overrides.setdefault(target, value)
+    unknown = sorted(set(overrides) - set(presets_lib.DEFAULTS))
     if unknown:
-        raise ValueError(f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}.")
+        raise ValueError(
+            f"Unknown configuration key(s) {unknown} in {what}. Expected keys of {sorted(presets_lib.DEFAULTS)} "
+            f"(or {sorted(schema.ALIASES)})."
+        )
     if "network_kwargs" in overrides:
-        kwargs = dict(overrides.pop("network_kwargs"))
+        kwargs = overrides.pop("network_kwargs")
+        if not isinstance(kwargs, dict):
+            raise ValueError(f"network_kwargs must be {schema.KEY['network_kwargs'].accepted()}, got {kwargs!r}.")
+        kwargs = dict(kwargs)
         if "latent_dim" in kwargs:  # one place for it: the config's own key
             overrides.setdefault("latent_dim", kwargs.pop("latent_dim"))
         config["network_kwargs"] = dict(config.get("network_kwargs") or {}, **kwargs)
@@ -133,122 +154,67 @@ def apply_overrides(config, overrides):
     return config
 
 
-def _check_choice(config, key, choices):
-    if config[key] not in choices:
-        raise ValueError(f"Unknown {key} {config[key]!r}. Expected one of {list(choices)}.")
-
-
-def parse_policy(policy):
-    """Splits a DiffAugment policy string ("color,cutout") into its op names ("" -> [])."""
-    return [op.strip() for op in policy.split(",") if op.strip()]
-
-
-def _registered_policy_ops():
-    """Op names `td.DiffAugment` accepts now (built-ins plus `register_policy` additions)."""
-    try:
-        from tf_diffaug.augment import registered_names
-    except ImportError:
-        return POLICY_OPS
-    return tuple(registered_names())
-
-
 def validate_config(config, known_policy_ops=None):
     """Checks a resolved configuration and raises on the first bad value.
+
+    Each key is checked by its `schema.Key` (type, bounds, choices), then the combinations.
 
     Args:
         config: a dict with the keys of `DEFAULTS`.
         known_policy_ops: accepted DiffAugment op names (default: those registered with
             `td.augment.register_policy`, built-ins included).
 
+    Returns:
+        `config`.
+
     Raises:
         ValueError: naming the key, the bad value and what is accepted.
+
+    Example:
+        >>> validate_config(dict(resolve_config(), cr_weight=10.0, augment_mode="none"))
+        Traceback (most recent call last):
+        ...
+        ValueError: cr_weight=10.0 needs an augmentation of the reals, got augment_mode 'none'. Expected augment_mode in ['both', 'real_only', 'd_only'] or cr_weight=0.
     """
-    missing = sorted(set(presets_lib.DEFAULTS) - set(config))
+    missing = [k for k in presets_lib.DEFAULTS if k not in config]
     if missing:
         raise ValueError(f"Configuration is missing key(s) {missing}.")
-    for key in _INT_KEYS:
-        if isinstance(config[key], bool) or not isinstance(config[key], int):
-            raise ValueError(f"{key} must be an integer, got {config[key]!r}.")
-    for key in _FLOAT_KEYS:
-        if isinstance(config[key], bool) or not isinstance(config[key], (int, float)):
-            raise ValueError(f"{key} must be a number, got {config[key]!r}.")
-    for key in (
-        "resolution",
-        "latent_dim",
-        "batch_size",
-        "steps",
-        "log_every",
-        "eval_every",
-        "checkpoint_every",
-        "fid_batch_size",
-        "d_steps",
-        "ada_interval",
-        "grid_size",
-    ):
-        if config[key] < 1:
-            raise ValueError(f"{key} must be >= 1, got {config[key]!r}.")
-    for key in ("fid_samples", "ema_start_step", "r1_gamma", "advaug_gamma", "prune_rounds"):
-        if config[key] < 0:
-            raise ValueError(f"{key} must be >= 0, got {config[key]!r}.")
-    for key in ("g_lr", "d_lr"):
-        if config[key] <= 0:
-            raise ValueError(f"{key} must be > 0, got {config[key]!r}.")
-    for key in ("beta_1", "beta_2", "ema_decay", "ada_target"):
-        if not 0.0 <= config[key] <= 1.0:
-            raise ValueError(f"{key} must be in [0, 1], got {config[key]!r}.")
+    unknown = sorted(set(config) - set(presets_lib.DEFAULTS))
+    if unknown:
+        raise ValueError(f"Unknown configuration key(s) {unknown}. Expected keys of {sorted(presets_lib.DEFAULTS)}.")
+    for key in schema.KEYS:
+        if key.name == "policy" and known_policy_ops is not None:
+            continue  # checked below against the given names
+        key.validate(config[key.name])
+    _check_combinations(config, known_policy_ops)
     _check_pruning(config)
-    _check_choice(config, "network", NETWORKS)
-    _check_choice(config, "augment_mode", AUGMENT_MODES)
-    _check_choice(config, "strategy", STRATEGIES)
-    _check_choice(config, "loss", LOSSES)
-    _check_choice(config, "channels", (1, 3))
-    _check_choice(config, "jit_compile", ("auto", True, False))
-    if config["resolution"] not in RESOLUTIONS[config["network"]]:
+    return config
+
+
+def _check_combinations(config, known_policy_ops):
+    network, resolution = config["network"], config["resolution"]
+    if resolution not in network_catalog.RESOLUTIONS[network]:
         raise ValueError(
-            f"resolution {config['resolution']} is not supported by network {config['network']!r}. "
-            f"Expected one of {list(RESOLUTIONS[config['network']])}."
+            f"resolution {resolution} is not supported by network {network!r}. "
+            f"Expected one of {list(network_catalog.RESOLUTIONS[network])}."
         )
-    if not isinstance(config["network_kwargs"], dict):
-        raise ValueError(f"network_kwargs must be a dict, got {config['network_kwargs']!r}.")
-    if not isinstance(config["policy"], str):
-        raise ValueError(f"policy must be a comma-separated string, got {config['policy']!r}.")
-    ops = parse_policy(config["policy"])
-    known_policy_ops = _registered_policy_ops() if known_policy_ops is None else known_policy_ops
-    for op in ops:
-        if op not in known_policy_ops:
-            raise ValueError(
-                f"Unknown op {op!r} in policy {config['policy']!r}. Expected one of {sorted(known_policy_ops)}."
-            )
-    if config["augment_mode"] != "none" and not ops:
+    ops = policy_names.split_policy(config["policy"], known_policy_ops)
+    mode = config["augment_mode"]
+    if mode != "none" and not ops:
         raise ValueError(
-            f"augment_mode {config['augment_mode']!r} needs a non-empty policy, got policy "
+            f"augment_mode {mode!r} needs a non-empty policy, got policy "
             f"{config['policy']!r}. Use augment_mode='none' to train without augmentation."
         )
-    if config["adaptive"] and config["augment_mode"] == "none":
+    augmenting = [m for m, (reals, _, _) in modes.AUGMENT_MODES.items() if reals]
+    if config["adaptive"] and mode not in augmenting:
         raise ValueError(
-            "adaptive=True needs an augmentation to adapt, got augment_mode 'none'. "
-            f"Expected augment_mode in {[m for m in AUGMENT_MODES if m != 'none']}."
+            f"adaptive=True needs an augmentation to adapt, got augment_mode {mode!r}. "
+            f"Expected augment_mode in {augmenting}."
         )
-    if config["num_classes"] is not None and (
-        isinstance(config["num_classes"], bool)
-        or not isinstance(config["num_classes"], int)
-        or config["num_classes"] < 2
-    ):
-        raise ValueError(f"num_classes must be None or an integer >= 2, got {config['num_classes']!r}.")
-    for key, every in (
-        ("eval_every", config["eval_every"]),
-        ("checkpoint_every", config["checkpoint_every"]),
-        ("steps", config["steps"]),
-    ):
-        if every % config["log_every"]:
-            raise ValueError(
-                f"{key}={every} must be a multiple of log_every={config['log_every']} "
-                "(progress, evaluation and checkpoints happen at log points)."
-            )
-    if config["fid_samples"] and config["steps"] % config["eval_every"]:
+    if config["cr_weight"] > 0 and mode not in augmenting:
         raise ValueError(
-            f"steps={config['steps']} must be a multiple of eval_every={config['eval_every']} so the "
-            "last step is evaluated (or set fid_samples=0 to train without FID/KID)."
+            f"cr_weight={config['cr_weight']} needs an augmentation of the reals, got augment_mode {mode!r}. "
+            f"Expected augment_mode in {augmenting} or cr_weight=0."
         )
     if config["fid_samples"] == 1:
         raise ValueError("fid_samples must be 0 (no evaluation) or >= 2 (a covariance needs 2 samples), got 1.")
@@ -258,64 +224,93 @@ def validate_config(config, known_policy_ops=None):
             f"batch_size {config['batch_size']} is larger than dataset {config['dataset']!r} "
             f"split {config['split']!r} ({size} images). Expected batch_size <= {size}."
         )
-    return config
 
 
 def _check_pruning(config):
-    """The lottery-ticket keys: fraction in (0, 1), steps per round, the rewind point, booleans."""
-    if not 0.0 < config["prune_fraction"] < 1.0:
-        raise ValueError(f"prune_fraction must be in (0, 1), got {config['prune_fraction']!r}.")
-    prune_steps = config["prune_steps"]
-    if prune_steps is not None and (
-        isinstance(prune_steps, bool) or not isinstance(prune_steps, int) or prune_steps < 1
-    ):
-        raise ValueError(f"prune_steps must be None (= steps) or an integer >= 1, got {prune_steps!r}.")
-    round_steps = config["steps"] if prune_steps is None else prune_steps
+    """The rewind point of late rewinding must fall inside one pruning round."""
+    round_steps = config["steps"] if config["prune_steps"] is None else config["prune_steps"]
     rewind = config["rewind"]
-    if rewind != "init" and (isinstance(rewind, bool) or not isinstance(rewind, int) or not 0 <= rewind < round_steps):
+    if rewind != "init" and not rewind < round_steps:
         raise ValueError(
             f"rewind must be 'init' or an integer step in [0, {round_steps}) (the steps of one pruning "
             f"round) for late rewinding, got {rewind!r}."
         )
-    for key in ("prune_discriminator", "reset_discriminator"):
-        if not isinstance(config[key], bool):
-            raise ValueError(f"{key} must be True or False, got {config[key]!r}.")
 
 
-def _slice_count(total, spec):
-    """Size of a tfds-style slice `spec` ("", ":10%", "100:200", ":500") of `total` examples."""
-    if spec == "":
-        return total
-    match = re.fullmatch(r"(-?\d*)(%?):(-?\d*)(%?)", spec.replace(" ", ""))
-    if not match:
-        return None
-    start_s, start_pct, stop_s, stop_pct = match.groups()
+def check_resume(saved, config, path):
+    """Raises when `config` changes a key of the `saved` configuration that cannot change on resume.
 
-    def bound(text, pct, default):
-        if text == "":
-            return default
-        value = int(text)
-        if pct:
-            value = (total * value) // 100 if value >= 0 else total + (total * value) // 100
-        return value if value >= 0 else total + value
+    Args:
+        saved: the run's `config.json` (with defaults for keys added since it was written).
+        config: the configuration to continue with.
+        path: the run folder (for the message).
 
-    start, stop = bound(start_s, start_pct, 0), bound(stop_s, stop_pct, total)
-    return max(0, min(stop, total) - max(start, 0))
+    Raises:
+        ValueError: naming each changed key with both values and the keys that may change.
 
-
-def dataset_size(dataset, split="train"):
-    """Number of examples of `dataset[split]` when knowable without loading, else None.
-
-    Known: the embedded and offline sets of `DATASET_SIZES` (with tfds slices such as
-    "train[:10%]") and image folders (counted files).
+    Example:
+        >>> check_resume(resolve_config(), resolve_config(steps=6000), "runs/00000-fewshot-cpu")
+        >>> check_resume(resolve_config(), resolve_config(seed=1), "runs/00000-fewshot-cpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: Cannot change seed=1 when resuming 'runs/00000-fewshot-cpu' (saved: seed=0). Only ['steps', 'log_every', 'eval_every', 'checkpoint_every', 'fid_samples', 'fid_batch_size', 'grid_size', 'strategy', 'jit_compile'] may change on resume.
     """
-    if isinstance(dataset, str) and os.path.isdir(dataset):
-        count = 0
-        for _, _, files in os.walk(dataset):
-            count += sum(f.lower().endswith(IMAGE_EXTENSIONS) for f in files)
-        return count
-    match = re.fullmatch(r"(\w+)(?:\[(.*)\])?", split or "train")
-    sizes = DATASET_SIZES.get(dataset)
-    if not sizes or not match or match.group(1) not in sizes:
-        return None
-    return _slice_count(sizes[match.group(1)], match.group(2) or "")
+    fixed = [
+        k for k in schema.KEY if k not in RESUMABLE_KEYS and k in config and not _same(saved.get(k), config.get(k))
+    ]
+    if fixed:
+        raise ValueError(
+            f"Cannot change {', '.join(f'{k}={config[k]!r}' for k in fixed)} when resuming {os.fspath(path)!r} "
+            f"(saved: {', '.join(f'{k}={saved.get(k)!r}' for k in fixed)}). "
+            f"Only {list(RESUMABLE_KEYS)} may change on resume."
+        )
+
+
+def saved_config(path):
+    """The `config.json` of run folder `path`, with the defaults of keys added since it was written."""
+    saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
+    return dict(copy.deepcopy(presets_lib.DEFAULTS), **saved)
+
+
+def resume_config(workdir, **overrides):
+    """Returns the saved configuration of the latest run in `workdir` with `overrides` applied.
+
+    Only `schema.RESUMABLE_KEYS` (e.g. `steps` to train longer, or any of the intervals) may
+    differ from the saved values; `None` overrides are ignored. Reads the run folder only (no
+    TensorFlow), so `--resume --dry_run` is instant.
+
+    Raises:
+        FileNotFoundError: when `workdir` has no run folder.
+        ValueError: naming an override that cannot change on resume.
+
+    Example:
+        >>> config = resume_config("runs", steps=6000)                   # doctest: +SKIP
+        >>> td.experiment.run(config, "runs", resume=True)["step"]        # doctest: +SKIP
+        6000
+    """
+    path = run_dir_lib.latest_run_dir(workdir)
+    saved = saved_config(path)
+    config = apply_overrides(copy.deepcopy(saved), overrides)
+    check_resume(saved, config, path)
+    return schema.ordered(validate_config(config))
+
+
+def _same(a, b):
+    """Equal values, as JSON sees them (a saved tuple is a list, 500 equals 500.0; True is not 1)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return json.loads(json.dumps(a)) == json.loads(json.dumps(b))
+
+
+__all__ = [
+    "RESUMABLE_KEYS",
+    "apply_overrides",
+    "check_resume",
+    "dataset_size",
+    "load_config_file",
+    "network_values",
+    "resolve_config",
+    "resume_config",
+    "saved_config",
+    "validate_config",
+]

@@ -4,12 +4,15 @@ The driver builds everything from the configuration (see `config.resolve_config`
 pipeline (`td.data.load`), G and D (`td.networks.get`), the augmentation (`td.DiffAugment`, wrapped
 in `td.augment.AdaptiveAugment` when `adaptive`), the `td.GAN` model and its optimisers, all under
 the chosen `tf.distribute` strategy and Keras dtype policy. It then trains with
-`gan.fit(dataset, epochs=steps // log_every, steps_per_epoch=log_every)`, so Keras' progress bar
-shows the losses and ETA of each log interval, and writes into `workdir/NNNNN-<preset>/`:
+`gan.fit(dataset, epochs=schedule.epochs, steps_per_epoch=schedule.epoch_steps)` (see
+`schedule.Schedule`: epochs of `gcd(steps, log_every, eval_every, checkpoint_every)` steps, so every
+event falls on an epoch end and the last step is always logged, evaluated and checkpointed), and
+writes into `workdir/NNNNN-<preset>/`:
 
-- `config.json`: the resolved configuration;
-- `metrics.jsonl`: one object per log point (`step`, losses, `aug_p`, `time`; `fid`/`kid` at
-  evaluations);
+- `config.json`: the resolved configuration (keys in schema order);
+- `metrics.jsonl`: one object per log point (`step`, losses averaged since the previous log point,
+  `aug_p`, `time`; `fid`/`kid` when evaluated there) and one per evaluation at another step
+  (`step`, `fid`, `kid`, `time`);
 - `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed;
 - `tensorboard/`: `keras.callbacks.TensorBoard` logs;
 - `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
@@ -19,7 +22,7 @@ shows the losses and ETA of each log interval, and writes into `workdir/NNNNN-<p
 
 With `resume=True` the latest run folder of `workdir` continues from its last checkpoint: the
 weights, optimizer slots, EMA, `p` and seed-generator states come back from the weights file, the
-epoch/step from `state.json`, the data order is reseeded by the step (tf.data cannot restore a
+step from `state.json` (a resumed run's epochs also divide that step), the data order is reseeded by the step (tf.data cannot restore a
 shuffle buffer, so a resumed run sees a fresh permutation rather than the exact same next batch),
 and `metrics.jsonl` drops lines logged after the checkpoint, so logged steps never go back.
 
@@ -32,6 +35,7 @@ Example:
 """
 
 import copy
+import inspect
 import os
 import sys
 import tempfile
@@ -42,8 +46,9 @@ import keras
 from tf_diffaug.experiment import callbacks as callbacks_lib
 from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import config as config_lib
-from tf_diffaug.experiment import execution
+from tf_diffaug.experiment import execution, schema
 from tf_diffaug.experiment import run_dir as run_dir_lib
+from tf_diffaug.experiment import schedule as schedule_lib
 from tf_diffaug.experiment import ticket as ticket_lib
 
 
@@ -51,38 +56,7 @@ class RunSetupError(ValueError):
     """The data or the networks of a configuration cannot be set up (raised before training)."""
 
 
-def _saved_config(path):
-    """The `config.json` of run folder `path`, with the defaults of keys added since it was written."""
-    from tf_diffaug.experiment import presets as presets_lib
-
-    saved = run_dir_lib.read_json(os.path.join(path, run_dir_lib.CONFIG_FILE))
-    return dict(copy.deepcopy(presets_lib.DEFAULTS), **saved)
-
-
-def resume_config(workdir, **overrides):
-    """Returns the saved configuration of the latest run in `workdir` with `overrides` applied.
-
-    Only `config.RESUMABLE_KEYS` (e.g. `steps` to train longer) may differ from the saved values;
-    `None` overrides are ignored.
-
-    Raises:
-        FileNotFoundError: when `workdir` has no run folder.
-        ValueError: naming an override that cannot change on resume.
-    """
-    path = run_dir_lib.latest_run_dir(workdir)
-    config = _saved_config(path)
-    changed = {k: v for k, v in overrides.items() if v is not None and config.get(k) != v}
-    if "lr" in changed and config["g_lr"] == changed["lr"] == config["d_lr"]:
-        changed.pop("lr")
-    fixed = sorted(set(changed) - set(config_lib.RESUMABLE_KEYS))
-    if fixed:
-        raise ValueError(
-            f"Cannot change {', '.join(f'{k}={changed[k]!r}' for k in fixed)} when resuming {path!r} "
-            f"(saved: {', '.join(f'{k}={config.get(k)!r}' for k in fixed)}). "
-            f"Only {list(config_lib.RESUMABLE_KEYS)} may change on resume."
-        )
-    config_lib.apply_overrides(config, changed)
-    return config_lib.validate_config(config)
+resume_config = config_lib.resume_config  # re-exported: `td.experiment.resume_config`
 
 
 def _check_data(config):
@@ -125,16 +99,29 @@ def build_gan(config):
         advaug_gamma=config["advaug_gamma"],
         seed=config["seed"],
     )
-    gan.compile(
-        g_optimizer=keras.optimizers.Adam(config["g_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
-        d_optimizer=keras.optimizers.Adam(config["d_lr"], beta_1=config["beta_1"], beta_2=config["beta_2"]),
-        loss=config["loss"],
-        d_steps=config["d_steps"],
-        r1_gamma=config["r1_gamma"],
-        ada_target=config["ada_target"] if config["adaptive"] else None,
-        ada_interval=config["ada_interval"],
-        jit_compile=config["jit_compile"],
-    )
+
+    def adam(learning_rate):
+        return keras.optimizers.Adam(
+            learning_rate, beta_1=config["beta_1"], beta_2=config["beta_2"], epsilon=config["adam_epsilon"]
+        )
+
+    options = {
+        "loss": config["loss"],
+        "d_steps": config["d_steps"],
+        "r1_gamma": config["r1_gamma"],
+        "r1_through_augment": config["r1_through_augment"],
+        "cr_weight": config["cr_weight"],
+        "lecam_weight": config["lecam_weight"],
+        "lecam_decay": config["lecam_decay"],
+        "lecam_start_step": config["lecam_start_step"],
+        "ada_target": config["ada_target"] if config["adaptive"] else None,
+        "ada_interval": config["ada_interval"],
+        "ada_kimg": config["ada_kimg"],
+        "jit_compile": config["jit_compile"],
+    }
+    if "lecam_start_step" not in inspect.signature(gan.compile).parameters and not config["lecam_start_step"]:
+        options.pop("lecam_start_step")  # a td.GAN without the option: only the default (0) can be honoured
+    gan.compile(g_optimizer=adam(config["g_lr"]), d_optimizer=adam(config["d_lr"]), **options)
     return gan
 
 
@@ -207,25 +194,15 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     state, path = None, None
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
-        saved = _saved_config(path)
-        fixed = sorted(
-            k for k in set(saved) | set(config) if k not in config_lib.RESUMABLE_KEYS and saved.get(k) != config.get(k)
-        )
-        if fixed:
-            raise ValueError(
-                f"Config key(s) {fixed} differ from the run being resumed {path!r}; "
-                f"only {list(config_lib.RESUMABLE_KEYS)} may change (see resume_config)."
-            )
+        config_lib.check_resume(config_lib.saved_config(path), config, path)
         state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
         if state and state["step"] > config["steps"]:
             raise ValueError(
                 f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
                 f"to resume in {path!r}. Expected steps >= {state['step']}."
             )
-    log_every = config["log_every"]
-    total_epochs = config["steps"] // log_every
     start_step = state["step"] if state else 0
-    start_epoch = start_step // log_every
+    schedule = schedule_lib.Schedule.from_config(config, start_step=start_step)
 
     # Everything that can fail on the user's input happens before the run folder is created.
     strategy = execution.make_strategy(config["strategy"])
@@ -254,7 +231,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         else:  # other workers of a multi-worker run write nothing into the shared run folder
             out = tempfile.mkdtemp(prefix="tf_diffaug-worker-")
             path = path or out
-        run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), config)
+        run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), schema.ordered(config), sort_keys=False)
         ticket = None
         if config["prune_rounds"]:
             ticket = ticket_lib.prepare_ticket(
@@ -287,10 +264,8 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         )
         writer = callbacks_lib.MetricsWriter(
             log,
-            log_every,
-            config["steps"],
+            schedule,
             curves_path=os.path.join(out, "curves.png"),
-            curves_every_epochs=config["checkpoint_every"] // log_every,
             defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0},
             stream=stream if chief else None,
         )
@@ -298,33 +273,27 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         if config["fid_samples"]:
             import tf_diffaug as td
 
-            callbacks.insert(
-                0,
-                td.metrics.FIDCallback(
-                    reals,
-                    every_n_epochs=config["eval_every"] // log_every,
-                    num_samples=config["fid_samples"],
-                    batch_size=config["fid_batch_size"],
-                    log_dir=os.path.join(out, "tensorboard", "fid"),
-                    seed=config["seed"] + 1_000_003,
-                    stats_path=os.path.join(out, "fid_reference.npz"),
-                    weights=inception,
-                    fid_method=fid_method(len(reals), config["fid_samples"]),
-                ),
+            fid = td.metrics.FIDCallback(
+                reals,
+                every_n_epochs=1,  # AtSteps calls it at the evaluation steps only
+                num_samples=config["fid_samples"],
+                batch_size=config["fid_batch_size"],
+                log_dir=os.path.join(out, "tensorboard", "fid"),
+                seed=config["seed"] + 1_000_003,
+                stats_path=os.path.join(out, "fid_reference.npz"),
+                weights=inception,
+                fid_method=fid_method(len(reals), config["fid_samples"]),
             )
-        callbacks.append(
-            checkpoint_lib.Checkpointer(
-                os.path.join(out, "checkpoints"), log_every, config["checkpoint_every"] // log_every
-            )
-        )
+            callbacks.insert(0, callbacks_lib.AtSteps(fid, schedule, schedule.eval_steps()))
+        callbacks.append(checkpoint_lib.Checkpointer(os.path.join(out, "checkpoints"), schedule))
         if chief:
             callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), write_graph=False))
-        if start_epoch < total_epochs:
+        if schedule.initial_epoch < schedule.epochs:
             gan.fit(
                 dataset,
-                epochs=total_epochs,
-                initial_epoch=start_epoch,
-                steps_per_epoch=log_every,
+                epochs=schedule.epochs,
+                initial_epoch=schedule.initial_epoch,
+                steps_per_epoch=schedule.epoch_steps,
                 callbacks=callbacks,
                 verbose=verbose,
                 shuffle=False,

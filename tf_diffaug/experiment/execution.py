@@ -18,6 +18,8 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from tf_diffaug.experiment.schema import STRATEGIES
+
 
 def make_strategy(name="default", tpu=None):
     """Builds the `tf.distribute.Strategy` called `name`.
@@ -43,7 +45,7 @@ def make_strategy(name="default", tpu=None):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"Unknown strategy {name!r}. Expected one of ['default', 'mirrored', 'multiworker', 'tpu'].")
+    raise ValueError(f"Unknown strategy {name!r}. Expected one of {list(STRATEGIES)}.")
 
 
 def is_chief(strategy):

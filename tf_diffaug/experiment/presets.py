@@ -6,7 +6,9 @@ the architecture, `network_kwargs`, loss, optimiser settings, batch size, EMA de
 the paper it reproduces) plus the few values where a run deliberately departs from it. Presets are
 data, not code paths (as keras-hub presets and the `cfg_specs` of NVlabs/stylegan2-ada-pytorch
 are): `resolve_config` starts from `DEFAULTS`, applies the network preset, then the preset's own
-values, then the caller's overrides.
+values, then the caller's overrides. Each preset has a one-line `description` (shown by `--help`
+and `--list_presets`); every other key is a configuration key of `schema.KEYS` (a test checks the
+values against the schema).
 
 Sources (the `source` key of each preset says which one it follows):
 - DiffAugment: Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training",
@@ -28,61 +30,13 @@ Example:
 
 import copy
 
-#: Every configuration key with its default value. `resolve_config` rejects any other key.
-DEFAULTS = {
-    "preset": None,
-    "source": "",
-    # data
-    "dataset": "emoji-faces",
-    "split": "train",
-    "resolution": 64,
-    "channels": 3,
-    "num_classes": None,
-    "mirror": False,
-    # networks
-    "network": "dcgan",
-    "network_preset": None,
-    "network_kwargs": {},
-    "latent_dim": 128,
-    # augmentation
-    "policy": "color,translation,cutout",
-    "augment_mode": "both",
-    "adaptive": False,
-    "ada_target": 0.6,
-    "ada_interval": 4,
-    # objective and optimisers
-    "loss": "hinge",
-    "g_lr": 2e-4,
-    "d_lr": 2e-4,
-    "beta_1": 0.5,
-    "beta_2": 0.999,
-    "d_steps": 1,
-    "r1_gamma": 0.0,
-    "ema_decay": 0.999,
-    "ema_start_step": 0,
-    "advaug_gamma": 0.0,  # AdvAug feature perturbation (Chen et al. 2021); 0: off
-    # lottery tickets (Chen et al. 2021): IMP rounds before training; 0 rounds: the dense networks
-    "prune_rounds": 0,
-    "prune_fraction": 0.2,
-    "prune_steps": None,  # training steps per IMP round (None: `steps`, as in the paper)
-    "rewind": "init",  # or an integer step k < prune_steps ("late rewinding")
-    "prune_discriminator": False,
-    "reset_discriminator": True,  # rewind D after each round (False: keep training it)
-    # schedule (all counted in generator steps, i.e. calls of train_step)
-    "batch_size": 32,
-    "steps": 1000,
-    "log_every": 50,
-    "eval_every": 500,
-    "checkpoint_every": 250,
-    "fid_samples": 500,
-    "fid_batch_size": 50,
-    "grid_size": 36,
-    # execution
-    "strategy": "default",
-    "mixed_precision": False,
-    "jit_compile": "auto",
-    "seed": 0,
-}
+from tf_diffaug.experiment import schema
+
+#: Every configuration key with its default value (from `schema.KEYS`). `resolve_config` rejects any other key.
+DEFAULTS = schema.defaults()
+
+#: Keys of a preset that describe it and are not configuration keys (left out of the config).
+INFO_KEYS = ("description",)
 
 _DIFFAUG = "Zhao et al. 2020 (arXiv:2006.10738)"
 _BIGGAN_CIFAR = (
@@ -92,6 +46,7 @@ _BIGGAN_CIFAR = (
 
 PRESETS = {
     "fewshot-cpu": {
+        "description": "CPU demo: DCGAN 64x64 on the 112 embedded emoji faces, full DiffAugment; ~15 min on 2 cores.",
         "source": (
             "CPU demo: DCGAN (Radford et al. 2016, Adam(2e-4, 0.5, 0.999)) + full DiffAugment policy "
             "(" + _DIFFAUG + ") on the 112 embedded emoji faces; schedule sized by measuring the "
@@ -113,6 +68,7 @@ PRESETS = {
         "grid_size": 36,
     },
     "fashion-mnist-1pct": {
+        "description": "Limited data: 600 Fashion-MNIST images (1%), grey 32x32 DCGAN, full DiffAugment; 20k steps.",
         "source": (
             "Limited-data benchmark: 1% (600 images) of Fashion-MNIST, 1 channel at 32x32, "
             "SNGAN-style DCGAN (Radford et al. 2016) with the full DiffAugment policy (" + _DIFFAUG + ")"
@@ -130,6 +86,7 @@ PRESETS = {
         "fid_samples": 2_000,
     },
     "biggan-cifar10": {
+        "description": "DiffAugment paper: class-conditional BigGAN on all of CIFAR-10 (needs tfds cifar10); 250k steps.",
         "source": _BIGGAN_CIFAR + "; 100% data: 1000 epochs = 250k steps",
         "dataset": "cifar10",
         "split": "train",
@@ -143,6 +100,7 @@ PRESETS = {
         "fid_samples": 10_000,
     },
     "sngan-cifar10": {
+        "description": "SNGAN (Miyato et al. 2018) on all of CIFAR-10 with full DiffAugment (needs tfds cifar10); 50k steps.",
         "source": (
             "Miyato et al. 2018 (arXiv:1802.05957) CIFAR-10: batch 64, n_dis 5, Adam(2e-4, 0, 0.9), "
             "hinge, 50k G steps, no EMA; + full DiffAugment policy (" + _DIFFAUG + ")"
@@ -157,6 +115,7 @@ PRESETS = {
         "fid_samples": 10_000,
     },
     "stylegan2-lowshot-256": {
+        "description": "DiffAugment paper 100-shot: StyleGAN2 256x256 on a folder of ~100 images (--dataset=FOLDER).",
         "source": (
             _DIFFAUG + ", 100-shot setting of DiffAugment-stylegan2/run_low_shot.py: StyleGAN2 "
             "(Karras et al. 2020) at 256x256, batch 16, Adam(0.002, 0, 0.99), non-saturating + R1 "
@@ -179,12 +138,14 @@ PRESETS = {
 # length (5000 epochs of 10k / 5k images at 200 images per step, as in the official scripts).
 PRESETS["biggan-cifar10-20pct"] = dict(
     PRESETS["biggan-cifar10"],
+    description="DiffAugment paper: BigGAN on 20% of CIFAR-10 (10k images, needs tfds cifar10); 250k steps.",
     split="train[:20%]",
     steps=250_000,
     source=_BIGGAN_CIFAR + "; 20% data: 5000 epochs = 250k steps",
 )
 PRESETS["biggan-cifar10-10pct"] = dict(
     PRESETS["biggan-cifar10"],
+    description="DiffAugment paper: BigGAN on 10% of CIFAR-10 (5k images, needs tfds cifar10); 125k steps.",
     split="train[:10%]",
     steps=125_000,
     source=_BIGGAN_CIFAR + "; 10% data: 5000 epochs = 125k steps",
@@ -195,6 +156,7 @@ PRESETS["biggan-cifar10-10pct"] = dict(
 # (gamma 0.01, one sign step) on top; 8 rounds leave 1 - 0.8**8 = 83.2 % of G's weights pruned.
 PRESETS["sngan-cifar10-10pct-ticket"] = dict(
     PRESETS["sngan-cifar10"],
+    description="Lottery ticket (Chen et al. 2021): SNGAN on 10% of CIFAR-10, 8 IMP rounds (83% sparse G), AdvAug.",
     split="train[:10%]",
     prune_rounds=8,
     prune_fraction=0.2,

@@ -70,11 +70,11 @@ def latest_run_dir(workdir):
     return runs[-1]
 
 
-def write_json(path, value):
-    """Writes `value` as indented JSON atomically (temporary file + rename)."""
+def write_json(path, value, sort_keys=True):
+    """Writes `value` as indented JSON atomically (temporary file + rename); keys sorted unless told."""
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
-        json.dump(value, f, indent=2, sort_keys=True)
+        json.dump(value, f, indent=2, sort_keys=sort_keys)
         f.write("\n")
     os.replace(tmp, path)
 
