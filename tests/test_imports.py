@@ -289,3 +289,13 @@ def test_attributes_of_the_old_layout_are_the_same_objects():
     for name in ("FeatureAdvAug", "advaug_loss", "adversarial_features", "bind_tail", "mean_logit", "split_model"):
         assert getattr(td.lottery, name) is getattr(td.lottery.advaug, name) is getattr(td.gan.advaug, name), name
     assert td.gan.perturbation.FeatureAdvAug is td.lottery.FeatureAdvAug
+
+
+def test_a_function_named_like_its_package_attribute_stays_a_function():
+    # A lazy name whose module had the same name used to turn into the module on the second
+    # lookup (the import system binds submodules onto their package).
+    import tf_diffaug.metrics as metrics
+
+    first, second = metrics.inception_score, metrics.inception_score
+    assert callable(first) and not isinstance(first, type(sys)) and first is second
+    assert first is metrics.classifier_score.inception_score

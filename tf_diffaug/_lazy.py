@@ -17,6 +17,7 @@ Example:
 
 import importlib
 import importlib.util
+import sys
 
 
 def attach(package, attributes, submodules=()):
@@ -38,7 +39,9 @@ def attach(package, attributes, submodules=()):
         module_name = attributes.get(name)
         if module_name is not None:
             module = importlib.import_module(module_name if "." in module_name else f"{package}.{module_name}")
-            return getattr(module, name)
+            value = getattr(module, name)
+            setattr(sys.modules[package], name, value)  # resolved once; later lookups skip this hook
+            return value
         if not name.startswith("__") and importlib.util.find_spec(f"{package}.{name}") is not None:
             return importlib.import_module(f"{package}.{name}")  # also sets it on the package
         raise AttributeError(f"module {package!r} has no attribute {name!r}")

@@ -22,7 +22,7 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "inception_features": "inception",
         "inception_model": "inception",
         "resize_like_tf1": "inception",
-        "inception_score": "inception_score",
+        "inception_score": "classifier_score",
         "default_cache_dir": "inception_weights",
         "default_weights_path": "inception_weights",
         "load_weights": "inception_weights",
