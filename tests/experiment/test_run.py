@@ -1,4 +1,5 @@
-"""End-to-end runs on a tiny image folder: every artefact of a run, and resume after SIGKILL.
+"""End-to-end runs on a tiny image folder: every artefact of a run, schedules whose intervals do not
+divide, resume after SIGKILL and with other intervals, and the GAN each configuration key builds.
 
 The folder holds 8 real emoji faces at 32x32; the DCGAN is shrunk (`width=8`) so a step costs
 milliseconds. Artefacts are checked against values recomputed another way: FID from the saved
@@ -20,11 +21,14 @@ import pytest
 from PIL import Image
 
 import tf_diffaug as td
+from tests.experiment import command_line
+from tests.experiment.command_line import REPO
+from tests.helpers import processes
 from tf_diffaug import experiment
 from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import driver
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TINY_NET = {"batch_size": 4, "network_kwargs": {"width": 8}, "fid_batch_size": 4, "grid_size": 4}
 TINY = {
     "resolution": 32,
     "batch_size": 4,
@@ -33,19 +37,6 @@ TINY = {
     "grid_size": 4,
     "log_every": 1,
 }
-
-
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("faces")
-    for i, image in enumerate(td.data.load_array("emoji-faces", resolution=32)[:8]):
-        Image.fromarray(image).save(folder / f"face{i}.png")
-    return str(folder)
-
-
-@pytest.fixture(scope="module")
-def inception():
-    return td.metrics.InceptionFeatureExtractor()  # built once, shared by the run and the checks
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +149,7 @@ def test_curves_png(tiny_run):
     assert image.ndim == 3 and image.shape[0] >= 600 and image.std() > 0
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_path, capsys):
     workdir = str(tmp_path / "runs")
     steps = 40
@@ -182,7 +174,9 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_pa
     ]
     log_path = tmp_path / "first.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=processes.environment()
+        )
         state_path = os.path.join(workdir, "00000-fewshot-cpu", "checkpoints", "state.json")
         deadline = time.time() + 160
         while not os.path.exists(state_path) and process.poll() is None and time.time() < deadline:
@@ -195,11 +189,7 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_pa
     logged_before = [r["step"] for r in _records(os.path.dirname(os.path.dirname(state_path)))]
     assert logged_before[:killed_at] == list(range(1, killed_at + 1))
 
-    from train import main as cli
-
-    cli.FLAGS.unparse_flags()
-    cli.FLAGS(["train", "--resume", f"--workdir={workdir}"])
-    result = cli.main(["train"])
+    result = command_line.call_main(["--resume", f"--workdir={workdir}"])
     out = capsys.readouterr().out
     assert f"Resuming {os.path.dirname(os.path.dirname(state_path))} from step {killed_at}." in out
     assert [r["step"] for r in _records(result["run_dir"])] == list(range(1, steps + 1))
@@ -231,6 +221,7 @@ print(json.dumps({"replicas": gan.distribute_strategy.num_replicas_in_sync, "p_s
 """
 
 
+@pytest.mark.slow
 def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
     workdir = str(tmp_path / "runs")
     out = subprocess.run(
@@ -239,6 +230,7 @@ def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
         capture_output=True,
         text=True,
         timeout=180,
+        env=processes.environment(),
     )
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
@@ -255,11 +247,8 @@ def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
 
 def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(image_folder, tmp_path, capsys):
     # Stage I (2 IMP rounds of 2 steps, 20 % per round) then stage II with AdvAug, through the CLI.
-    from train import main as cli
-
     workdir = str(tmp_path / "runs")
     argv = [
-        "train",
         f"--dataset={image_folder}",
         "--resolution=32",
         "--batch_size=4",
@@ -273,9 +262,7 @@ def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(imag
         "--advaug_gamma=0.01",
         f"--workdir={workdir}",
     ]
-    cli.FLAGS.unparse_flags()
-    cli.FLAGS(argv + ["--steps=2"])
-    first = cli.main(["train"])
+    first = command_line.call_main(argv + ["--steps=2"])
     out = capsys.readouterr().out
     run_dir = first["run_dir"]
     ticket_dir = os.path.join(run_dir, "ticket")
@@ -300,9 +287,7 @@ def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(imag
         for variable, mask in zip(td.lottery.PruningMasks(model).kernels, masks.masks):
             assert np.all(keras.ops.convert_to_numpy(variable)[mask == 0] == 0.0)
 
-    cli.FLAGS.unparse_flags()
-    cli.FLAGS(["train", "--resume", f"--workdir={workdir}", "--steps=4"])
-    resumed = cli.main(["train"])
+    resumed = command_line.call_main(["--resume", f"--workdir={workdir}", "--steps=4"])
     out = capsys.readouterr().out
     assert "Ticket reloaded from" in out and "Finding a lottery ticket" not in out
     assert [r["step"] for r in _records(run_dir)] == [1, 2, 3, 4]
@@ -311,3 +296,127 @@ def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(imag
         np.testing.assert_array_equal(before, after)
         assert np.all(keras.ops.convert_to_numpy(variable)[after == 0] == 0.0)
     assert int(keras.ops.convert_to_numpy(resumed["model"].step_counter)) == 4
+
+
+def _tensorboard_scalars(folder, tag):
+    """{step: value} of a scalar tag in the TensorBoard event files of `folder`."""
+    import tensorflow as tf
+
+    values = {}
+    for name in os.listdir(folder):
+        for event in tf.compat.v1.train.summary_iterator(os.path.join(folder, name)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+def test_a_schedule_whose_intervals_do_not_divide_ends_with_every_event(inception, tmp_path):
+    # The issue's command: the last step (130) is logged, evaluated and checkpointed.
+    flags = "--steps=130 --log_every=20 --eval_every=50 --checkpoint_every=40 --fid_samples=16 --batch_size=8"
+    config = command_line.call_main(flags.split() + ["--resolution=32"], environ={})
+    workdir = str(tmp_path / "runs")
+    result = experiment.run(config, workdir, verbose=0, stream=io.StringIO(), inception=inception)
+    run_dir = result["run_dir"]
+    records = _records(run_dir)
+    assert [r["step"] for r in records if "d_loss" in r] == [20, 40, 60, 80, 100, 120, 130]
+    assert [r["step"] for r in records if "fid" in r] == [50, 100, 130]
+    assert [r["step"] for r in records] == [20, 40, 50, 60, 80, 100, 120, 130]
+    assert set(records[2]) == {"step", "fid", "kid", "time"}  # step 50: an evaluation, not a log point
+    assert result["step"] == 130 and result["fid"] == records[-1]["fid"] and np.isfinite(result["fid"])
+    ckpt_dir = os.path.join(run_dir, "checkpoints")
+    assert checkpoint_lib.read_state(ckpt_dir)["step"] == 130
+    assert sorted(f for f in os.listdir(ckpt_dir) if f.endswith(".h5")) == [
+        "ckpt-000120.weights.h5",
+        "ckpt-000130.weights.h5",
+    ]
+    assert sorted(os.listdir(os.path.join(run_dir, "samples"))) == [
+        "step-000040.png",
+        "step-000080.png",
+        "step-000120.png",
+        "step-000130.png",
+    ]
+    assert int(keras.ops.convert_to_numpy(result["model"].g_optimizer.iterations)) == 130
+    # Keras ran epochs of gcd(130, 20, 50, 40) = 10 steps: TensorBoard holds one d_loss per epoch (the
+    # epoch mean). Each logged d_loss is the mean of the epoch means of its segment (equal lengths).
+    epochs = _tensorboard_scalars(os.path.join(run_dir, "tensorboard", "train"), "epoch_d_loss")
+    assert sorted(epochs) == list(range(13))
+    segments = {20: [0, 1], 40: [2, 3], 60: [4, 5], 80: [6, 7], 100: [8, 9], 120: [10, 11], 130: [12]}
+    for record in records:
+        if "d_loss" in record:
+            expected = np.mean([epochs[e] for e in segments[record["step"]]])
+            assert record["d_loss"] == pytest.approx(expected, rel=1e-5), record["step"]
+    # The FID callback ran after epochs 5, 10 and 13 (steps 50, 100, 130) and nowhere else.
+    fid_scalars = _tensorboard_scalars(os.path.join(run_dir, "tensorboard", "fid"), "fid")
+    assert sorted(fid_scalars) == [5, 10, 13]
+    assert [fid_scalars[e] for e in (5, 10, 13)] == pytest.approx([r["fid"] for r in records if "fid" in r])
+
+
+def test_resume_with_other_intervals_continues_on_the_new_schedule(image_folder, tmp_path):
+    workdir = str(tmp_path / "runs")
+    config = experiment.resolve_config(
+        "fewshot-cpu", dataset=image_folder, steps=60, log_every=20, checkpoint_every=40, fid_samples=0, **TINY_NET
+    )
+    experiment.run(config, workdir, verbose=0, stream=None)
+    run_dir = os.path.join(workdir, "00000-fewshot-cpu")
+    assert checkpoint_lib.read_state(os.path.join(run_dir, "checkpoints"))["step"] == 60
+    # 110 steps logged every 25: epochs of gcd(110, 25, 40, 60) = 5 steps from the checkpoint at 60.
+    resumed = experiment.run(
+        experiment.resume_config(workdir, steps=110, log_every=25), workdir, resume=True, verbose=0, stream=None
+    )
+    assert [r["step"] for r in _records(run_dir)] == [20, 40, 60, 75, 100, 110]
+    state = checkpoint_lib.read_state(os.path.join(run_dir, "checkpoints"))
+    assert (state["step"], state["epoch"]) == (110, 22)
+    assert sorted(f for f in os.listdir(os.path.join(run_dir, "checkpoints")) if f.endswith(".h5")) == [
+        "ckpt-000080.weights.h5",
+        "ckpt-000110.weights.h5",
+    ]
+    assert int(keras.ops.convert_to_numpy(resumed["model"].step_counter)) == 110
+    with open(os.path.join(run_dir, "config.json")) as f:
+        saved = json.load(f)
+    assert (saved["steps"], saved["log_every"]) == (110, 25) and list(saved) == list(experiment.DEFAULTS)
+
+
+def test_build_gan_passes_every_setting_to_the_gan_and_its_optimizers(image_folder):
+    settings = dict(
+        latent_dim=48,
+        g_lr=1e-3,
+        d_lr=4e-4,
+        beta_1=0.1,
+        beta_2=0.95,
+        adam_epsilon=1e-5,
+        d_steps=2,
+        r1_gamma=5.0,
+        r1_through_augment=False,
+        cr_weight=3.0,
+        lecam_weight=0.2,
+        lecam_decay=0.9,
+        lecam_start_step=7,
+        ema_decay=0.8,
+        ema_start_step=11,
+        advaug_gamma=0.01,
+        adaptive=True,
+        ada_target=0.7,
+        ada_interval=6,
+        ada_kimg=123.0,
+        augment_mode="real_only",
+        loss="least_squares",
+        jit_compile=False,
+        seed=5,
+    )
+    config = experiment.resolve_config("fewshot-cpu", dataset=image_folder, resolution=32, **TINY_NET, **settings)
+    gan = driver.build_gan(config)
+    for optimizer, lr in ((gan.g_optimizer, 1e-3), (gan.d_optimizer, 4e-4)):
+        assert isinstance(optimizer, keras.optimizers.Adam)
+        values = (float(keras.ops.convert_to_numpy(optimizer.learning_rate)), optimizer.beta_1, optimizer.beta_2)
+        assert values == pytest.approx((lr, 0.1, 0.95)) and optimizer.epsilon == 1e-5
+    compiled = gan.get_compile_config()
+    for name in ("d_steps", "r1_gamma", "r1_through_augment", "cr_weight", "lecam_weight", "lecam_decay"):
+        assert compiled[name] == settings[name], name
+    for name in ("lecam_start_step", "ada_target", "ada_interval", "ada_kimg"):
+        assert compiled[name] == settings[name], name
+    assert compiled["loss"] == "least_squares"
+    assert (gan.latent_dim, gan.ema_decay, gan.ema_start_step, gan.advaug_gamma, gan.seed) == (48, 0.8, 11, 0.01, 5)
+    assert gan.augment_mode == "real_only" and isinstance(gan.augment, td.augment.AdaptiveAugment)
+    assert gan.generator.inputs[0].shape[-1] == 48 and gan.jit_compile is False
+    assert {"r1_penalty", "cr_penalty", "lecam_penalty"} <= {m.name for m in gan.metrics}
