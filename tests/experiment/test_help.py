@@ -60,7 +60,7 @@ def test_help_text_shows_defaults_and_the_default_presets_values():
     steps = text[text.index("  --steps=INT") : text.index("  --log_every=")]
     assert "[default: 1000; fewshot-cpu: 3000] [resumable]" in " ".join(steps.split())
     epsilon = " ".join(text[text.index("  --adam_epsilon=") : text.index("  --d_steps=")].split())
-    assert "Accepts a number > 0.0. [default: 1e-07]" in epsilon  # same in the preset: no second value
+    assert "Accepts a number > 0. [default: 1e-07]" in epsilon  # same in the preset: no second value
     assert "[resumable]" not in epsilon
 
 

@@ -103,10 +103,10 @@ def test_defaults_keep_the_libraries_behaviour():
     [
         ("steps", [1, 400], [0, -3, 2.0, True, "400"], "steps must be an integer >= 1, got "),
         ("fid_samples", [0, 2], [-1], "fid_samples must be an integer >= 0, got -1."),
-        ("beta_1", [0, 0.0, 0.9], [1.0, -0.1, float("nan")], "beta_1 must be a number in [0.0, 1.0), got "),
-        ("ada_target", [0.0, 1.0], [1.01], "ada_target must be a number in [0.0, 1.0], got 1.01."),
-        ("adam_epsilon", [1e-8, 1], [0.0, -1e-8], "adam_epsilon must be a number > 0.0, got "),
-        ("prune_fraction", [0.5], [0.0, 1.0], "prune_fraction must be a number in (0.0, 1.0), got "),
+        ("beta_1", [0, 0.0, 0.9], [1.0, -0.1, float("nan")], "beta_1 must be a number in [0, 1), got "),
+        ("ada_target", [0, 1], [1.01], "ada_target must be a number in [0, 1], got 1.01."),
+        ("adam_epsilon", [1e-8, 1], [0.0, -1e-8], "adam_epsilon must be a number > 0, got "),
+        ("prune_fraction", [0.5], [0, 1], "prune_fraction must be a number in (0, 1), got "),
         ("num_classes", [None, 2, 10], [1, 0, "10"], "num_classes must be None or an integer >= 2, got "),
         ("rewind", ["init", 0, 5], ["late", -1, 1.5], "rewind must be 'init' or an integer >= 0, got "),
         ("jit_compile", ["auto", True, False], ["xla", 1, None], "jit_compile must be 'auto' or True or False, got "),
@@ -175,7 +175,7 @@ def test_flag_text_is_parsed_by_type(name, text, value):
     "name, text, message",
     [
         ("steps", "4e2", "--steps='4e2' is not an integer >= 1."),
-        ("g_lr", "fast", "--g_lr='fast' is not a number > 0.0."),
+        ("g_lr", "fast", "--g_lr='fast' is not a number > 0."),
         ("rewind", "late", "--rewind='late' is not 'init' or an integer >= 0."),
         ("jit_compile", "xla", "--jit_compile='xla' is not 'auto' or True or False."),
         ("network_kwargs", "[1]", "--network_kwargs='[1]' is not a JSON object (dict)."),
@@ -206,7 +206,7 @@ def test_a_preset_with_an_unknown_or_bad_key_is_refused(monkeypatch):
     with pytest.raises(ValueError, match=r"Unknown configuration key\(s\) \['stepz'\] in preset 'broken'"):
         config_lib.resolve_config("broken")
     monkeypatch.setitem(presets_lib.PRESETS, "broken", {"description": "x.", "lecam_decay": 1.0})
-    with pytest.raises(ValueError, match=r"^lecam_decay must be a number in \[0.0, 1.0\), got 1.0.$"):
+    with pytest.raises(ValueError, match=r"^lecam_decay must be a number in \[0, 1\), got 1.0.$"):
         config_lib.resolve_config("broken")
 
 

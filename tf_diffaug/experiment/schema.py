@@ -233,9 +233,9 @@ def _check_policy(value):
 
 _N = dict(minimum=1)  # a count: integer >= 1
 _Z = dict(minimum=0)  # integer or number >= 0
-_UNIT = dict(minimum=0.0, maximum=1.0)  # a probability or decay in [0, 1]
-_DECAY = dict(minimum=0.0, maximum=1.0, open_maximum=True)  # [0, 1)
-_POSITIVE = dict(minimum=0.0, open_minimum=True)
+_UNIT = dict(minimum=0, maximum=1)  # a probability or decay in [0, 1]
+_DECAY = dict(minimum=0, maximum=1, open_maximum=True)  # [0, 1)
+_POSITIVE = dict(minimum=0, open_minimum=True)
 
 #: Every configuration key, grouped. Names are the public configuration API: never rename one.
 # fmt: off
@@ -288,7 +288,7 @@ KEYS = (
     Key("grid_size", "evaluation", int, 36, "Images per sample grid (samples/step-XXXXXX.png).", resumable=True, **_N),
     # lottery ---------------------------------------------------------------------------------------
     Key("prune_rounds", "lottery", int, 0, "IMP rounds before training (0: the dense networks).", **_Z),
-    Key("prune_fraction", "lottery", float, 0.2, "Share of the remaining G (and D) kernel weights pruned per round.", minimum=0.0, maximum=1.0, open_minimum=True, open_maximum=True),
+    Key("prune_fraction", "lottery", float, 0.2, "Share of the remaining G (and D) kernel weights pruned per round.", minimum=0, maximum=1, open_minimum=True, open_maximum=True),
     Key("prune_steps", "lottery", int, None, "Training steps per IMP round (none: --steps, as in the paper).", nullable=True, **_N),
     Key("rewind", "lottery", int, "init", "Rewind the survivors to 'init' or to step k < the round's steps (late rewinding).", literals=("init",), **_Z),
     Key("prune_discriminator", "lottery", bool, False, "Also prune D's kernels each round."),

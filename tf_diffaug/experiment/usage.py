@@ -45,7 +45,7 @@ def _accepts(key):
     """' Accepts ...' unless the flag's form already says it (a plain string, a boolean, listed choices)."""
     plain = key.type is str and key.allowed() is None and not key.literals
     listed = key.type is str and key.allowed() is not None and "|" in key.metavar
-    return "" if plain or key.flag_is_bool or listed else f" Accepts {key.accepted()}."
+    return "" if plain or key.flag_is_bool or listed or key.name == "preset" else f" Accepts {key.accepted()}."
 
 
 def _flag(key):
@@ -100,11 +100,12 @@ def help_text(program="python -m train", usage=None, command_flags=()):
     parts = [f"Usage: {program} [--flag=value ...]\n"]
     if usage:
         parts.append(usage.strip("\n") + "\n")
-    parts.append(
+    intro = (
         f"Flags left unset take the preset's value (default preset: {preset}); set flags override it. "
-        "Each flag shows what it accepts and its default; '[resumable]' marks the flags that may change "
-        "with --resume.\n"
+        f"Each flag shows what it accepts, its default and, where it differs, its value in {preset}; "
+        "'[resumable]' marks the flags that may change with --resume."
     )
+    parts.append(_wrapped(intro, "") + "\n")
     if command_flags:
         lines = ["Command:"]
         for flag, text in command_flags:
@@ -114,7 +115,9 @@ def help_text(program="python -m train", usage=None, command_flags=()):
         lines = [f"{title}:"]
         for key in schema.keys_of(group):
             default = f"default: {_value_text(key.default)}"
-            if resolved[key.name] != key.default and key.name != "source":
+            if key.name == "preset":  # the presets are listed at the end
+                default = f"default: {preset}"
+            elif resolved[key.name] != key.default and key.name != "source":
                 default += f"; {preset}: {_value_text(resolved[key.name])}"
             notes = f"{key.help}{_accepts(key)} [{default}]" + (" [resumable]" if key.resumable else "")
             lines += [f"  {_flag(key)}", _wrapped(notes, "      ")]
