@@ -1,9 +1,9 @@
-"""The official DiffAugment policy (color, then translation, then cutout) fused into one pass.
+"""The official DiffAugment policy (color, then translation, then cutout) as one linear map, fused.
 
 Zhao et al., "Differentiable Augmentation for Data-Efficient GAN Training" (NeurIPS 2020,
 arXiv:2006.10738) apply brightness, saturation and contrast one after another, then a translation
 and a cutout. Written op by op that is about ten passes over the batch forward and as many
-backward. Here it is two:
+backward. Here it is one affine map ``T(x) = J x + t`` with closed-form derivatives:
 
 * **Color as one affine map per sample.** With brightness ``d``, saturation ``s`` and contrast ``k``,
   write ``m_c(x)`` for the per-pixel channel mean and ``M(x)`` for the per-image mean. Brightness
@@ -11,17 +11,29 @@ backward. Here it is two:
   ``x2 = s (x - m_c(x)) + m_c(x) + d``; its per-image mean is ``M(x) + d`` because
   ``x - m_c(x)`` averages to zero over channels; contrast then gives
 
-  ``x3 = k s x + k (1 - s) m_c(x) + (1 - k) M(x) + d``,
+  ``x3 = k s x + k (1 - s) m_c(x) + (1 - k) M(x) + d = a x + beta sum_c(x) + mu M(x) + d``
 
-  i.e. ``a x + b m_c(x) + c`` with per-sample ``a = k s``, ``b = k (1 - s)``,
-  ``c = (1 - k) M(x) + d``. This is exact algebra (float results differ from the sequential ops by
-  rounding only; the tests check against sequential NumPy).
-* **Translation and cutout as one masked gather** (``tf_diffaug.augment.spatial``), with the fill
-  value folded into the affine offset ``c``.
+  with per-sample ``a = k s``, ``beta = k (1 - s) / C``, ``mu = 1 - k``. This is exact algebra
+  (float results differ from the sequential ops by rounding only; the tests check against
+  sequential NumPy).
+* **Translation and cutout as one masked shift** ``S(offsets, centers)``
+  (``tf_diffaug.augment.spatial``): output pixel ``(i, j)`` reads ``(i - dy, j - dx)`` unless that
+  lies outside the image or ``(i, j)`` is cut out. ``S`` moves whole pixels one to one, so its
+  transpose is again a masked shift: ``S(offsets, centers)^T = S(-offsets, centers - offsets)``.
 
-``augment_batch`` is portable ``keras.ops`` code. ``compile_for_backend`` returns it compiled with
-XLA on TensorFlow (``tf.function(jit_compile=True)``; forward and backward each become a couple of
-fused loops), and unchanged on other backends, where the caller's ``jax.jit`` or eager torch runs it.
+So ``T(x) = S(A x + d - f) + f`` (``f`` the fill value, ``A`` the color part), and
+
+* the Jacobian ``J h = S(A h)`` is the same kernel without the constants;
+* its transpose ``J^T g = S^T(a g + beta sum_c g) + mu M(keep * g)``: the per-pixel part of ``A``
+  commutes with the shift, and the per-image mean term needs only the keep-mask of ``S``;
+* the transpose of ``J^T`` is ``J``: every derivative, of any order, is one of these two maps,
+  so R1 "through T" (a gradient penalty differentiated again) never autodiffs a gather.
+
+All three are written once here, against a *kernel* (``image_mean``, ``channel_sum``,
+``kept_mean``, ``apply``; :class:`PortableKernel` in ``keras.ops``), and bound to each backend's
+custom-gradient mechanism by a thin module: ``fused_tf`` (``tf.custom_gradient``, XLA),
+``fused_jax`` (``jax.custom_vjp``, ``jax.jit``), ``fused_torch`` (``torch.autograd.Function``,
+with a torch kernel of the same four functions). ``compile_for_backend`` picks the binding.
 
 Example:
 
@@ -68,20 +80,112 @@ def image_mean(images):
     return ops.cast(ops.reshape(ops.sum(partial, axis=1) / n, (-1, 1, 1, 1)), images.dtype)
 
 
-def color_coefficients(images, brightness, saturation, contrast):
-    """Per-sample ``(a, b, c)`` with ``contrast(saturation(brightness(x))) = a x + b m_c(x) + c``.
+class PortableKernel:
+    """The kernel functions in ``keras.ops`` (TensorFlow and JAX; XLA fuses them).
 
-    Args:
-        images: float tensor [B, H, W, C] (the input of the brightness op).
-        brightness, saturation, contrast: float tensors [B] (delta, factor, factor).
-
-    Returns:
-        a, b, c: tensors [B, 1, 1, 1] in the images' dtype.
+    Per-sample values are [B, 1, 1, 1] tensors; ``channel_sum`` is [B, H, W, 1]; a *shift* is the
+    tuple ``(offsets, centers, cutout_size)`` of ``spatial.masked_shift``.
     """
-    k = ops.reshape(ops.cast(contrast, images.dtype), (-1, 1, 1, 1))
-    s = ops.reshape(ops.cast(saturation, images.dtype), (-1, 1, 1, 1))
-    d = ops.reshape(ops.cast(brightness, images.dtype), (-1, 1, 1, 1))
-    return k * s, k * (1.0 - s), (1.0 - k) * image_mean(images) + d
+
+    @staticmethod
+    def per_sample(values, images):
+        return ops.reshape(ops.cast(values, images.dtype), (-1, 1, 1, 1))
+
+    @staticmethod
+    def index(values, images):
+        return ops.cast(values, "int32")
+
+    @staticmethod
+    def shift(images, offsets, centers, cutout_size, transpose_of=None):
+        return offsets, centers, cutout_size
+
+    channel_sum = staticmethod(channel_sum)
+    image_mean = staticmethod(image_mean)
+
+    @staticmethod
+    def kept_mean(images, summed, shift):
+        """Per-image mean of ``images`` over the output pixels ``shift`` keeps, [B, 1, 1, 1]."""
+        shape = (ops.shape(images)[0], images.shape[1], images.shape[2])
+        _, mask = spatial.gather_index_and_mask(shape, *shift)
+        return image_mean(images * ops.cast(mask, images.dtype))
+
+    @staticmethod
+    def apply(images, summed, a, beta, offset, fill, shift):
+        """``S(a x + beta summed + offset)`` filled with ``fill`` (``shift`` None: no ``S``).
+
+        None means 1 for ``a`` and 0 otherwise.
+        """
+        out = images if a is None else a * images
+        if beta is not None:
+            out = out + beta * summed
+        if offset is not None:
+            out = out + offset
+        return out if shift is None else spatial.masked_shift(out, *shift, fill)
+
+
+def _color_terms(kernel, images, color):
+    """Per-sample ``(a, beta, mu, d)``; for one channel ``beta`` folds into ``a`` (returns beta None)."""
+    brightness, saturation, contrast = (kernel.per_sample(v, images) for v in color)
+    a = contrast * saturation
+    channels = images.shape[-1]
+    if channels == 1:  # sum_c x = x: a + beta = k
+        return contrast, None, 1.0 - contrast, brightness
+    return a, (contrast - a) / channels, 1.0 - contrast, brightness
+
+
+def prepare(kernel, images, color=None, offsets=None, centers=None, cutout_size=None):
+    """The sampled parameters in the form the three maps use: ``(terms, S, S^T)``.
+
+    ``terms`` is ``(a, beta, mu, d)`` or None without color; ``S`` and ``S^T`` are the kernel's
+    shifts for ``(offsets, centers)`` and ``(-offsets, centers - offsets)``, or None without a
+    geometric op. ``images`` gives the shape, dtype and device only.
+    """
+    terms = None if color is None else _color_terms(kernel, images, color)
+    if offsets is None and centers is None:
+        return terms, None, None
+    offsets = None if offsets is None else kernel.index(offsets, images)
+    centers = None if centers is None else kernel.index(centers, images)
+    inverse_offsets = None if offsets is None else -offsets
+    inverse_centers = centers if (centers is None or offsets is None) else centers - offsets
+    shift = kernel.shift(images, offsets, centers, cutout_size)
+    # transpose_of lets a kernel share what the two have in common (layout, masks)
+    return terms, shift, kernel.shift(images, inverse_offsets, inverse_centers, cutout_size, transpose_of=shift)
+
+
+def forward_map(kernel, images, prepared, fill):
+    """``T(x) = S(A x + d)``, ``fill`` where ``S`` keeps no pixel (``prepared`` from ``prepare``)."""
+    terms, shift, _ = prepared
+    fill = None if shift is None else fill
+    if terms is None:
+        return kernel.apply(images, None, None, None, None, fill, shift)
+    a, beta, mu, d = terms
+    summed = None if beta is None else kernel.channel_sum(images)
+    return kernel.apply(images, summed, a, beta, mu * kernel.image_mean(images) + d, fill, shift)
+
+
+def linear_map(kernel, images, prepared):
+    """The Jacobian ``J h = S(A h)``: ``forward_map`` without brightness, filled with 0."""
+    terms, shift, _ = prepared
+    if terms is None:
+        return kernel.apply(images, None, None, None, None, None, shift)
+    a, beta, mu, _ = terms
+    summed = None if beta is None else kernel.channel_sum(images)
+    return kernel.apply(images, summed, a, beta, mu * kernel.image_mean(images), None, shift)
+
+
+def transpose_map(kernel, upstream, prepared):
+    """``J^T g = S^T(a g + beta sum_c g) + mu M(keep * g)``, ``keep`` the pixels ``S`` keeps."""
+    terms, shift, inverse = prepared
+    if terms is None:
+        return kernel.apply(upstream, None, None, None, None, None, inverse)
+    a, beta, mu, _ = terms
+    summed = None if beta is None else kernel.channel_sum(upstream)
+    if shift is None:
+        const = mu * kernel.image_mean(upstream)
+        return kernel.apply(upstream, summed, a, beta, const, None, None)
+    const = mu * kernel.kept_mean(upstream, summed, shift)
+    # the constant reaches every input pixel, moved back by S^T or not: it is also the fill
+    return kernel.apply(upstream, summed, a, beta, const, const, inverse)
 
 
 def augment_batch(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.0):
@@ -89,6 +193,9 @@ def augment_batch(images, color=None, offsets=None, centers=None, cutout_size=No
 
     Equal, up to float rounding, to ``adjust_contrast(adjust_saturation(adjust_brightness(x, d), s),
     k)`` followed by ``translate(., offsets, fill)`` and ``cutout(., centers, cutout_size, fill)``.
+    Portable ``keras.ops`` code, differentiated by the backend's own autodiff (a scatter-add
+    through the gather); ``compile_for_backend`` returns the same map with its closed-form
+    derivatives.
 
     Args:
         images: float tensor [B, H, W, C], static H, W and C.
@@ -109,39 +216,20 @@ def augment_batch(images, color=None, offsets=None, centers=None, cutout_size=No
     ...                   centers=np.array([[0, 0], [4, 4]], "int32"), cutout_size=(2, 2))
     >>> [float(v) for v in y[0, :3, 0, 0]]  # sample 0: row 0 is shifted-in fill (and cut)
     [0.0, 1.0, 1.0]
-    >>> float(y[1].numpy().sum()) / 3  # 64 pixels minus the 2 x 2 cut
+    >>> float(keras.ops.sum(y[1])) / 3  # 64 pixels minus the 2 x 2 cut
     60.0
     """
     images = ops.convert_to_tensor(images)
-    geometric = offsets is not None or centers is not None
-    shift = fill if geometric else 0.0  # the gather works on (x - fill), so fold it into c
-    if color is not None:
-        a, b, c = color_coefficients(images, *color)
-        channels = images.shape[-1]
-        out = a * images + (b / channels) * channel_sum(images) + (c - shift)
-    elif shift:
-        out = images - shift
-    else:
-        out = images
-    if not geometric:
-        return out
-    out = spatial.shift_and_mask(out, offsets=offsets, centers=centers, cutout_size=cutout_size)
-    return out + fill if fill else out
+    prepared = prepare(PortableKernel, images, color, offsets, centers, cutout_size)
+    return forward_map(PortableKernel, images, prepared, float(fill))
 
 
 def augment_batch_vjp(upstream, color=None, offsets=None, centers=None, cutout_size=None):
     """Gradient of ``sum(upstream * augment_batch(x, ...))`` with respect to ``x``, in closed form.
 
-    With ``z = mask * P(a x + b m_c(x) + c(x)) + fill`` (``P`` the translation gather) and
-    ``g = upstream``, the transpose is
-
-    ``dx = P^T(mask * (a g + (b / C) sum_c g)) + (1 - k) / (H W C) * sum_hwc(mask * g)``.
-
-    ``P^T`` is the inverse translation (a gather again) because a translation maps the kept pixels
-    one to one, and ``P^T(mask * e)`` is the inverse gather of ``e`` times the keep-mask of the
-    inverse translation with the cutout moved by ``-offsets``: no full-size mask is built or moved.
-    The last term needs no gather because ``P^T`` preserves the sum over kept pixels. The
-    parameters are constants (sampled, not learned): no gradient flows to them.
+    ``J^T g``: the inverse masked shift of ``a g + beta sum_c g`` plus ``mu`` times the per-image
+    mean of ``g`` over the kept pixels (the module docstring derives it). No full-size mask is
+    built or moved. The parameters are constants (sampled, not learned): no gradient flows to them.
 
     Args:
         upstream: float tensor [B, H, W, C], the gradient of the loss with respect to the output.
@@ -151,48 +239,27 @@ def augment_batch_vjp(upstream, color=None, offsets=None, centers=None, cutout_s
         Tensor [B, H, W, C], the gradient with respect to the images.
     """
     upstream = ops.convert_to_tensor(upstream)
-    shape = (ops.shape(upstream)[0], upstream.shape[1], upstream.shape[2])
-    channels = upstream.shape[3]
-    geometric = offsets is not None or centers is not None
-    out = upstream
-    total = None
-    if color is not None:
-        _, saturation, contrast = color
-        k = ops.reshape(ops.cast(contrast, upstream.dtype), (-1, 1, 1, 1))
-        s = ops.reshape(ops.cast(saturation, upstream.dtype), (-1, 1, 1, 1))
-        kept = upstream
-        if geometric:
-            _, mask = spatial.gather_index_and_mask(shape, offsets, centers, cutout_size)
-            kept = upstream * ops.cast(mask, upstream.dtype)
-        total = (1.0 - k) * image_mean(kept)
-        out = (k * s) * upstream + (k * (1.0 - s) / channels) * channel_sum(upstream)
-    if geometric:
-        if offsets is None:
-            _, mask = spatial.gather_index_and_mask(shape, None, centers, cutout_size)
-            out = out * ops.cast(mask, upstream.dtype)
-        else:
-            offsets = ops.cast(offsets, "int32")
-            moved = None if centers is None else ops.cast(centers, "int32") - offsets
-            index, mask = spatial.gather_index_and_mask(shape, -offsets, moved, cutout_size)
-            flat = ops.reshape(out, (-1, channels))
-            out = ops.reshape(ops.take(flat, index, axis=0), ops.shape(upstream)) * ops.cast(mask, upstream.dtype)
-    return out + total if total is not None else out
+    return transpose_map(
+        PortableKernel, upstream, prepare(PortableKernel, upstream, color, offsets, centers, cutout_size)
+    )
 
 
 def compile_for_backend(jit_compile=True):
-    """``augment_batch`` with its closed-form gradient on TensorFlow, XLA-compiled by default.
+    """``augment_batch`` with closed-form derivatives of every order, for the current Keras backend.
 
-    On the TensorFlow backend the result is a function with the signature of ``augment_batch``
-    whose gradient (``tf.custom_gradient``) is ``augment_batch_vjp`` instead of TensorFlow's
-    autodiff of the gather (a scatter-add). With ``jit_compile`` forward and backward are each one
-    ``tf.function(jit_compile=True)``: XLA fuses each into a reduction plus one gather loop, which
-    is what makes the policy cost a few elementwise passes; without XLA TensorFlow runs each op
-    as its own kernel. Inside an outer XLA compilation the two functions are simply inlined.
-    Python arguments (``fill``, ``cutout_size``) are static. On other backends this returns the
-    portable ``augment_batch`` itself, differentiated by the backend (``jax.jit`` fuses it there).
+    * TensorFlow (``fused_tf``): ``tf.custom_gradient``; with ``jit_compile`` each map is one
+      ``tf.function(jit_compile=True)`` per static image shape (XLA fuses it into a reduction plus
+      one gather loop); inside an outer XLA compilation they are simply inlined.
+    * JAX (``fused_jax``): ``jax.custom_vjp``, each map ``jax.jit``-compiled (inlined under the
+      caller's ``jax.jit``).
+    * torch (``fused_torch``): ``torch.autograd.Function`` over a torch kernel (one strided pass
+      and one row gather per map; nothing image-sized is kept for the backward).
+
+    ``jit_compile`` only matters on TensorFlow (False runs the same maps op by op). Python
+    arguments (``fill``, ``cutout_size``) are static.
 
     Args:
-        jit_compile: bool; compile forward and backward with XLA (TensorFlow only).
+        jit_compile: bool; compile with XLA (TensorFlow only).
 
     Returns:
         A callable ``f(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.)``.
@@ -207,27 +274,17 @@ def compile_for_backend(jit_compile=True):
     >>> [float(v) for v in y[0, 0, 2:5, 0]]  # brightness +0.5, then columns 0-2 shifted in (fill 0)
     [0.0, 0.5, 0.5]
     """
-    if keras.backend.backend() != "tensorflow":
-        return augment_batch
-    import tensorflow as tf  # only on the TensorFlow backend
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from tf_diffaug.augment import fused_tf
 
-    forward, backward = augment_batch, augment_batch_vjp
-    if jit_compile:
-        forward = tf.function(augment_batch, jit_compile=True, autograph=False, reduce_retracing=True)
-        backward = tf.function(augment_batch_vjp, jit_compile=True, autograph=False, reduce_retracing=True)
+        return fused_tf.bind(jit_compile=bool(jit_compile))
+    if backend == "jax":
+        from tf_diffaug.augment import fused_jax
 
-    def augment(images, color=None, offsets=None, centers=None, cutout_size=None, fill=0.0):
-        images = tf.convert_to_tensor(images)
+        return fused_jax.bind()
+    if backend == "torch":
+        from tf_diffaug.augment import fused_torch
 
-        @tf.custom_gradient
-        def apply(x):
-            def grad(upstream):
-                return backward(upstream, color, offsets, centers, cutout_size)
-
-            # stop_gradient: the tape must not make TF build a forward function with extra
-            # outputs for its own backward pass; the gradient is ``grad`` above.
-            return forward(tf.stop_gradient(x), color, offsets, centers, cutout_size, fill), grad
-
-        return apply(images)
-
-    return augment
+        return fused_torch.bind()
+    return augment_batch

@@ -1,19 +1,20 @@
-"""Integer translation and cutout of an NHWC batch as one masked gather.
+"""Integer translation and cutout of an NHWC batch as one masked shift.
 
 DiffAugment's two geometric ops (Zhao et al., "Differentiable Augmentation for Data-Efficient GAN
 Training", NeurIPS 2020, arXiv:2006.10738) both move or blank whole pixels by integer amounts, so
-their composition is a *masked gather*: output pixel ``(b, i, j)`` reads input pixel
-``(b, i - dy, j - dx)`` when that exists and lies outside the cutout rectangle, else the fill value.
+their composition is a *masked shift* ``S(offsets, centers)``: output pixel ``(b, i, j)`` reads
+input pixel ``(b, i - dy, j - dx)`` when that exists and ``(i, j)`` lies outside the cutout
+rectangle, else the fill value.
 
 This module builds the gather index and the 0/1 mask from the per-sample parameters (separably:
 ``[B, H]`` row and ``[B, W]`` column pieces, so building them costs a fraction of one image pass)
-and applies them with one ``take``. On TensorFlow the gradient is defined explicitly as the inverse
-gather ``grad_in[b, k, l] = (mask * grad_out)[b, k + dy, l + dx]``: a translation is injective, so
-the transpose of the gather is again a gather, and no scatter-add runs in the backward pass.
-Other backends differentiate the ``take`` directly (same values, scatter-add backward).
+and applies them with one ``take`` (``masked_shift``, no custom gradient: the fused maps of
+``tf_diffaug.augment.fused`` own the derivatives). A translation is injective, so the transpose of
+``S`` is again a masked shift, ``S(-offsets, centers - offsets)``: ``shift_and_mask``, the public
+op, runs through those fused maps and its gradient is that inverse shift, on every backend (no
+scatter-add in the backward pass).
 """
 
-import keras
 from keras import ops
 
 
@@ -74,9 +75,27 @@ def gather_index_and_mask(shape, offsets=None, centers=None, cutout_size=None):
     return ops.reshape(index, (-1,)), ops.expand_dims(ops.cast(keep, "float32"), -1)
 
 
-def _masked_gather(images, index, mask):
-    flat = ops.reshape(images, (-1, ops.shape(images)[-1]))
-    return ops.reshape(ops.take(flat, index, axis=0), ops.shape(images)) * mask
+def masked_shift(images, offsets=None, centers=None, cutout_size=None, fill=None):
+    """``S(offsets, centers)`` as one ``take`` times the keep-mask; ``fill`` (None: 0) elsewhere.
+
+    Kept pixels are moved bit-exactly. Differentiating this directly goes through the ``take``
+    (a scatter-add); use ``shift_and_mask`` for the closed-form gradient.
+
+    Args:
+        images: float tensor [B, H, W, C] with static H, W.
+        offsets, centers, cutout_size: as for ``shift_and_mask``.
+        fill: None, a Python float or a per-sample tensor [B, 1, 1, 1].
+
+    Returns:
+        Tensor like ``images``.
+    """
+    batch, height, width = ops.shape(images)[0], images.shape[1], images.shape[2]
+    index, mask = gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
+    mask = ops.cast(mask, images.dtype)
+    flat = ops.reshape(images, (-1, images.shape[-1]))
+    out = ops.reshape(ops.take(flat, index, axis=0), ops.shape(images)) * mask
+    # kept pixels: x * 1 + fill * 0 == x exactly (moved values are bit-identical)
+    return out if fill is None or (isinstance(fill, float) and fill == 0.0) else out + fill * (1.0 - mask)
 
 
 def shift_and_mask(images, offsets=None, centers=None, cutout_size=None, fill=0.0):
@@ -84,6 +103,7 @@ def shift_and_mask(images, offsets=None, centers=None, cutout_size=None, fill=0.
 
     ``out[b, i, j] = in[b, i - dy, j - dx]`` where that pixel exists and ``(i, j)`` lies outside
     rows ``[cy - h//2, cy - h//2 + h)`` x columns ``[cx - w//2, cx - w//2 + w)``; ``fill`` elsewhere.
+    The gradient is the inverse masked shift (closed form on every backend, any order).
 
     Args:
         images: float tensor [B, H, W, C] with static H, W.
@@ -95,32 +115,7 @@ def shift_and_mask(images, offsets=None, centers=None, cutout_size=None, fill=0.
     Returns:
         Tensor like ``images``.
     """
-    images = ops.convert_to_tensor(images)
-    batch = ops.shape(images)[0]
-    height, width = images.shape[1], images.shape[2]
-    index, mask = gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
-    mask = ops.cast(mask, images.dtype)
-    if keras.backend.backend() == "tensorflow":
-        out = _tf_masked_gather(images, index, mask, offsets, (batch, height, width))
-    else:
-        out = _masked_gather(images, index, mask)
-    # kept pixels: x * 1 + fill * 0 == x exactly (moved values are bit-identical)
-    return out + fill * (1.0 - mask) if fill else out
+    from tf_diffaug.augment import fused  # fused builds on this module
 
-
-def _tf_masked_gather(images, index, mask, offsets, shape):
-    """Masked gather whose gradient is the inverse gather (TensorFlow's custom_gradient)."""
-
-    @keras.ops.custom_gradient
-    def gather(x):
-        def grad(*args, upstream=None):
-            if upstream is None:
-                (upstream,) = args
-            if offsets is None:  # no translation: the transpose is the mask itself
-                return upstream * mask
-            inverse_index, inverse_mask = gather_index_and_mask(shape, -ops.cast(offsets, "int32"))
-            return _masked_gather(upstream * mask, inverse_index, ops.cast(inverse_mask, x.dtype))
-
-        return _masked_gather(x, index, mask), grad
-
-    return gather(images)
+    apply = fused.compile_for_backend(jit_compile=False)
+    return apply(images, offsets=offsets, centers=centers, cutout_size=cutout_size, fill=float(fill))
