@@ -168,8 +168,7 @@ class MetricsWriter(keras.callbacks.Callback):
         evaluated = {k: logs[k] for k in ("fid", "kid") if k in logs}
         if self.schedule.is_log(step):
             values = dict(self.defaults)
-            values.update({k: v for k, v in logs.items() if k not in self._averaged})
-            values.update({k: self._sums[k] / self._weights[k] for k in self._sums})
+            values.update({k: self._sums[k] / self._weights[k] if k in self._sums else v for k, v in logs.items()})
             self._sums, self._weights = {}, {}
         elif evaluated:
             values = evaluated

@@ -35,7 +35,6 @@ Example:
 """
 
 import copy
-import inspect
 import os
 import sys
 import tempfile
@@ -69,8 +68,21 @@ def _check_data(config):
 def build_gan(config):
     """Builds and compiles the `td.GAN` of `config` (call inside the strategy scope).
 
+    Every setting of `td.GAN`, `td.GAN.compile` and `keras.optimizers.Adam` comes from its
+    configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `loss`, `d_steps`, `r1_*`,
+    `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`, `beta_1`, `beta_2`,
+    `adam_epsilon`, `jit_compile`).
+
+    Args:
+        config: a resolved configuration dict.
+
     Returns:
         The compiled `td.GAN`.
+
+    Example:
+        >>> gan = build_gan(resolve_config("fewshot-cpu", adam_epsilon=1e-8))   # doctest: +SKIP
+        >>> gan.g_optimizer.epsilon                                             # doctest: +SKIP
+        1e-08
     """
     import tf_diffaug as td
 
@@ -119,8 +131,6 @@ def build_gan(config):
         "ada_kimg": config["ada_kimg"],
         "jit_compile": config["jit_compile"],
     }
-    if "lecam_start_step" not in inspect.signature(gan.compile).parameters and not config["lecam_start_step"]:
-        options.pop("lecam_start_step")  # a td.GAN without the option: only the default (0) can be honoured
     gan.compile(g_optimizer=adam(config["g_lr"]), d_optimizer=adam(config["d_lr"]), **options)
     return gan
 
