@@ -1,7 +1,8 @@
 """`td.GAN(advaug_gamma=...)`: AdvAug inside the real train step, checked against a hand-written step.
 
 Chen et al., NeurIPS 2021 (arXiv:2103.00397): `f_adv = f + gamma * sign(grad_f mean D logit)` at D's
-"d_features" and G's "g_block1", losses averaged over clean and perturbed. The expected values are
+"d_features" and G's "g_stem" (the default, the authors' location) or "g_block1", losses averaged
+over clean and perturbed. The expected values are
 computed from the networks' NumPy weights with plain TF ops and a separate `GradientTape`.
 """
 
@@ -22,9 +23,16 @@ def _weights(model):
     return {layer.name: [np.array(w) for w in layer.get_weights()] for layer in model.layers if layer.weights}
 
 
-def _g_tail(g, f, labels):
-    """G after "g_block1": `tanh((f + E_g[y]) W1 + b1)`, reshaped to 4x4x1."""
+def _g_head(g, z, layer):
+    """G up to `layer`: "g_stem" is `z W0 + b0`, "g_block1" its ReLU."""
+    stem = tf.matmul(z, g["g0"][0]) + g["g0"][1]
+    return stem if layer == "g_stem" else tf.nn.relu(stem)
+
+
+def _g_tail(g, f, labels, layer="g_block1"):
+    """G after `layer`: `tanh((f' + E_g[y]) W1 + b1)` with `f' = relu(f)` after "g_stem", reshaped to 4x4x1."""
     w1, b1 = g["g1"]
+    f = tf.nn.relu(f) if layer == "g_stem" else f
     out = tf.tanh(tf.matmul(f + tf.gather(g["g_embed"][0], labels), w1) + b1)
     return tf.reshape(out, [-1, 4, 4, 1])
 
@@ -51,17 +59,22 @@ def _ascend(tail, f):
     return f + GAMMA * direction, direction
 
 
-def _build(gamma, num_classes=CLASSES, augment=None, spectral_norm=False):
+def _build(gamma, num_classes=CLASSES, augment=None, spectral_norm=False, **kwargs):
     g, d = h.advaug_networks(seed=1, latent_dim=LATENT, num_classes=num_classes, spectral_norm=spectral_norm)
-    gan = td.GAN(g, d, latent_dim=LATENT, num_classes=num_classes, augment=augment, seed=SEED, advaug_gamma=gamma)
+    gan = td.GAN(
+        g, d, latent_dim=LATENT, num_classes=num_classes, augment=augment, seed=SEED, advaug_gamma=gamma, **kwargs
+    )
     gan.compile(
         g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2), loss="hinge", r1_gamma=1.0
     )
     return gan
 
 
-def test_logged_losses_equal_a_hand_written_advaug_step():
-    gan = _build(GAMMA)
+@pytest.mark.parametrize("layer", ["g_stem", "g_block1"])
+def test_logged_losses_equal_a_hand_written_advaug_step(layer):
+    # The default G layer is the stem (linear output, before the ReLU); "g_block1" perturbs after it.
+    gan = _build(GAMMA) if layer == "g_stem" else _build(GAMMA, advaug_g_layer=layer)
+    assert gan.advaug_g_layer == layer
     g0, d0 = _weights(gan.generator), _weights(gan.discriminator)
     rng = np.random.default_rng(0)
     real = rng.uniform(-1, 1, (BATCH, 4, 4, 1)).astype("float32")
@@ -77,12 +90,9 @@ def test_logged_losses_equal_a_hand_written_advaug_step():
         z = keras.random.normal((BATCH, LATENT), seed=seeds)
         draws.append((z, tf.cast(keras.random.randint((BATCH,), 0, CLASSES, seed=seeds), tf.int32)))
 
-    def g_head(g, z):
-        return tf.nn.relu(tf.matmul(z, g["g0"][0]) + g["g0"][1])
-
     # D step: both real and fake penultimate features ascend D's mean logit.
     (z, fake_labels), (z2, labels2) = draws
-    fake = _g_tail(g0, g_head(g0, z), fake_labels)
+    fake = _g_tail(g0, _g_head(g0, z, "g_block1"), fake_labels)
     hinge_d = lambda r, f: np.mean(np.maximum(0, 1 - r)) + np.mean(np.maximum(0, 1 + f))  # noqa: E731
     f_real, f_fake = _d_head(d0, real).numpy(), _d_head(d0, fake).numpy()
     real_adv, real_dir = _ascend(lambda f: _d_tail(d0, f, real_labels), f_real)
@@ -94,11 +104,11 @@ def test_logged_losses_equal_a_hand_written_advaug_step():
     assert logs["d_loss"] == pytest.approx((clean_d + adv_d) / 2, rel=1e-5)
     assert abs(adv_d - clean_d) > 1e-3  # the perturbation mattered
 
-    # G step: G's first-block output ascends D's mean logit of the generated image.
+    # G step: G's features at `layer` ascend D's mean logit of the generated image.
     def g_to_logits(f):
-        return _d_tail(d1, _d_head(d1, _g_tail(g0, f, labels2)), labels2)
+        return _d_tail(d1, _d_head(d1, _g_tail(g0, f, labels2, layer)), labels2)
 
-    f_g = g_head(g0, z2).numpy()
+    f_g = _g_head(g0, z2, layer).numpy()
     g_adv_features, g_dir = _ascend(g_to_logits, f_g)
     assert np.count_nonzero(g_dir.numpy()) > 0
     clean_g = -np.mean(g_to_logits(f_g).numpy())
@@ -131,14 +141,18 @@ def test_gamma_zero_is_the_plain_step_bit_for_bit():
 
 
 def test_config_round_trip_and_errors():
-    gan = _build(0.01, num_classes=None)
+    gan = _build(0.01, num_classes=None, advaug_g_layer="g_block1")
     clone = td.GAN.from_config(gan.get_config())
     assert clone.advaug_gamma == 0.01 and clone.get_config()["advaug_gamma"] == 0.01
+    assert (clone.advaug_g_layer, clone.advaug_d_layer) == ("g_block1", "d_features")
+    assert clone.feature_perturbation.advaug.g_head.layers[-1].name == "g_block1"  # split where configured
     for bad in (-0.1, "0.01", True):
         with pytest.raises(ValueError, match="advaug_gamma"):
             td.GAN(gan.generator, gan.discriminator, latent_dim=LATENT, advaug_gamma=bad)
-    g, d = h.small_networks(seed=0)  # no "g_block1" / "d_features"
-    with pytest.raises(ValueError, match=r"'g_block1'.*Identity\(name='g_block1'\)"):
+    with pytest.raises(ValueError, match=r"advaug_g_layer must be a layer name .* Received advaug_g_layer=3"):
+        td.GAN(gan.generator, gan.discriminator, latent_dim=LATENT, advaug_gamma=0.01, advaug_g_layer=3)
+    g, d = h.small_networks(seed=0)  # no "g_stem" / "d_features"
+    with pytest.raises(ValueError, match=r"'g_stem'.*Identity\(name='g_stem'\)"):
         td.GAN(g, d, latent_dim=4, advaug_gamma=0.01)
     td.GAN(g, d, latent_dim=4, advaug_gamma=0.0)  # no AdvAug: the layers are not needed
     _, d_adv = h.advaug_networks(seed=1, latent_dim=4)

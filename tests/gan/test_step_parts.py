@@ -66,36 +66,44 @@ def test_consistency_regularizer_and_its_lazy_clean_pass():
 
 
 # ---------------------------------------------------------------------------------------- LeCam
-def lecam_numpy(real_batches, fake_batches, decay, start_step):
-    """Penalties per step and final anchors of LeCam with a start step, by the paper's formulas."""
+def lecam_official(real_batches, fake_batches, decay, start_itr):
+    """google/lecam-gan, transliterated: `ema_losses.update` (third_party/utils.py) then `lecam_reg`.
+
+    Per iteration `itr` (0-based, as `state_dict['itr']` during `train()`): the anchors take the
+    batch means with `decay = 0.0 if itr < start_itr else decay` (biggan_cifar/losses.py
+    `loss_hinge_dis`), then `train_fns.py` adds `lecam_reg` only `if itr > start_itr`.
+    """
     anchor_real = anchor_fake = 0.0
-    penalties = []
-    for step, (real, fake) in enumerate(zip(real_batches, fake_batches)):
-        started = step >= start_step
+    penalties, anchors = [], []
+    for itr, (real, fake) in enumerate(zip(real_batches, fake_batches)):
+        d = 0.0 if itr < start_itr else decay
+        anchor_fake = anchor_fake * d + fake.mean() * (1 - d)
+        anchor_real = anchor_real * d + real.mean() * (1 - d)
         value = np.maximum(real - anchor_fake, 0) ** 2 + np.maximum(anchor_real - fake, 0) ** 2
-        penalties.append(value * started)
-        if started:
-            anchor_real = decay * anchor_real + (1 - decay) * real.mean()
-            anchor_fake = decay * anchor_fake + (1 - decay) * fake.mean()
-    return penalties, (anchor_real, anchor_fake)
+        penalties.append(value if itr > start_itr else np.zeros_like(value))
+        anchors.append((anchor_real, anchor_fake))
+    return penalties, anchors
 
 
 @pytest.mark.parametrize("start_step", [0, 2])
-def test_lecam_regularizer_owns_its_anchors_and_waits_for_its_start_step(start_step):
+def test_lecam_regularizer_follows_the_official_order_and_schedule(start_step):
     rng = np.random.default_rng(0)
     real = [rng.normal(1.0, 1.0, 5).astype(np.float32) for _ in range(5)]
     fake = [rng.normal(-1.0, 1.0, 5).astype(np.float32) for _ in range(5)]
-    expected, anchors = lecam_numpy(real, fake, 0.8, start_step)
+    expected, anchors = lecam_official(real, fake, 0.8, start_step)
     lecam = regularizers.LeCamRegularizer(weight=0.3, decay=0.8, start_step=start_step)
     assert [v.name for v in lecam.variables] == ["lecam_anchor_real", "lecam_anchor_fake"]
     for step in range(5):
         step_tensor = tf.constant(step, tf.int64)  # the GAN passes its int64 step counter
+        lecam.update(real[step].mean(), fake[step].mean(), step_tensor)  # first the anchors, then the term
+        np.testing.assert_allclose([float(lecam.anchor_real), float(lecam.anchor_fake)], anchors[step], rtol=1e-5)
         got = lecam.penalty(tf.constant(real[step]), tf.constant(fake[step]), step_tensor)
         np.testing.assert_allclose(got, expected[step], rtol=1e-5, atol=1e-7, err_msg=f"step {step}")
-        lecam.update(real[step].mean(), fake[step].mean(), step_tensor)
-    np.testing.assert_allclose([float(lecam.anchor_real), float(lecam.anchor_fake)], anchors, rtol=1e-5)
+    # The term starts after the start step; before it the anchors are the batch means themselves.
+    assert not np.any(expected[start_step]) and np.all(expected[start_step + 1] >= 0) and np.any(expected[-1])
     if start_step:
-        assert not np.any(expected[0]) and np.any(expected[start_step])
+        assert anchors[start_step - 1] == pytest.approx((real[start_step - 1].mean(), fake[start_step - 1].mean()))
+    assert regularizers.LeCamRegularizer(weight=0.1).decay == 0.9  # the authors' ema_losses(decay=0.9)
 
 
 def test_disabled_lecam_has_no_state_and_no_term():
@@ -128,34 +136,36 @@ def test_regularizer_arguments_are_checked(make, message):
 
 
 # ------------------------------------------------------------------------------------------ ADA
-def ada_numpy(p, updates, target, interval, kimg, d_steps):
-    """p after each step by ADA's rule (Karras et al. 2020, Sec. 2.4), with [0, 1] clamping."""
+def ada_numpy(p, updates, target, interval, kimg):
+    """p after each step by ADA's rule (Karras et al. 2020, Sec. 2.4), with [0, 1] clamping.
+
+    `updates`: per step, (sum of sign(D(T(real))), number of real images consumed).
+    """
     sign_sum = count = 0.0
     history = []
     for step, (signs, n) in enumerate(updates, start=1):
         sign_sum, count = sign_sum + signs, count + n
         if step % interval == 0:
-            images = count / d_steps
-            p = float(np.clip(p + np.sign(sign_sum / max(count, 1.0) - target) * images / (kimg * 1000), 0, 1))
+            p = float(np.clip(p + np.sign(sign_sum / max(count, 1.0) - target) * count / (kimg * 1000), 0, 1))
             sign_sum = count = 0.0
         history.append((p, sign_sum, count))
     return history
 
 
 def test_ada_controller_accumulates_and_adjusts_p_by_the_rule():
-    # d_steps = 2: each step reports 2 D updates x 4 reals; r_t alternates around the target 0.6.
+    # Each step reports 2 D updates x 4 reals (8 images); r_t alternates around the target 0.6.
     augment = h.Gated()
     augment.p.assign(0.3)
-    ada = adaptive.ADAController(augment, target=0.6, interval=3, kimg=0.05, d_steps=2)
+    ada = adaptive.ADAController(augment, target=0.6, interval=3, kimg=0.1)
     assert [v.name for v in ada.variables] == ["ada_sign_sum", "ada_count"]
     updates = [(8.0, 8.0), (2.0, 8.0), (-8.0, 8.0), (8.0, 8.0), (8.0, 8.0), (0.0, 8.0)] * 2 + [(8.0, 8.0)] * 12
-    expected = ada_numpy(0.3, updates, 0.6, 3, 0.05, 2)
+    expected = ada_numpy(0.3, updates, 0.6, 3, 0.1)
     for step, (signs, n) in enumerate(updates, start=1):
         ada.update(tf.constant(step, tf.int64), signs, n)
         p, sign_sum, count = expected[step - 1]
         assert float(ada.probability()) == pytest.approx(p, abs=1e-6), step
         assert (float(ada.sign_sum), float(ada.count)) == (sign_sum, count), step
-    probabilities = [p for p, _, _ in expected]  # 12 images / 50k-per-1 = 0.24 per adjustment
+    probabilities = [p for p, _, _ in expected]  # 24 images / 100-per-1 = 0.24 per adjustment
     assert (
         min(probabilities) == pytest.approx(0.06) and probabilities[-4:] == [1.0] * 4
     )  # down; up; 0.78 + 0.24 clamped to 1
@@ -167,7 +177,6 @@ def test_ada_controller_accumulates_and_adjusts_p_by_the_rule():
         ({"target": 1.5}, r"ada_target must be in \[0, 1\] or None. Received ada_target=1.5"),
         ({"interval": 0}, r"ada_interval must be an int >= 1. Received ada_interval=0"),
         ({"kimg": 0}, r"ada_kimg must be > 0. Received ada_kimg=0"),
-        ({"d_steps": 0}, r"d_steps must be an int >= 1. Received d_steps=0"),
     ],
 )
 def test_ada_controller_arguments_are_checked(kwargs, message):

@@ -109,19 +109,21 @@ def small_networks(seed=0, latent_dim=4, shape=(4, 4, 1), hidden=8):
 
 
 def advaug_networks(seed=0, latent_dim=4, shape=(4, 4, 1), num_classes=None, spectral_norm=False):
-    """Tiny seeded G and D with the AdvAug layers of the networks contract ("g_block1", "d_features").
+    """Tiny seeded G and D with the layers of the networks contract ("g_stem", "g_block1", "d_features").
 
-    G: `f = relu(z W0 + b0)` ("g_block1"), `tanh((f [+ E_g[y]]) W1 + b1)`, reshaped. D: `flatten(x)`,
-    `f = relu(x W2 + b2)` ("d_features"), `relu(f W3 + b3) W4 + b4 [+ E_d[y]]`. Labels enter after
-    the split layers, so both tails need them. Layer names: g0, g_embed, g1, d0, d1, d2, d_embed.
+    G: `s = z W0 + b0` ("g_stem", AdvAug's default G layer), `f = relu(s)` ("g_block1"),
+    `tanh((f [+ E_g[y]]) W1 + b1)`, reshaped. D: `flatten(x)`, `f = relu(x W2 + b2)`
+    ("d_features"), `relu(f W3 + b3) W4 + b4 [+ E_d[y]]`. Labels enter after the split layers, so
+    both tails need them. Layer names: g0, g_embed, g1, d0, d1, d2, d_embed.
     """
     init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
     bias = lambda offset: keras.initializers.RandomUniform(-0.3, 0.3, seed=seed + 10 + offset)  # noqa: E731
     embed = lambda offset: keras.initializers.RandomUniform(-0.5, 0.5, seed=seed + 20 + offset)  # noqa: E731
     z = keras.Input((latent_dim,), name="z")
     labels = keras.Input((), dtype="int32", name="labels") if num_classes else None
-    f = keras.layers.Dense(6, activation="relu", kernel_initializer=init(0), bias_initializer=bias(0), name="g0")(z)
-    h = keras.layers.Identity(name="g_block1")(f)
+    stem = keras.layers.Dense(6, kernel_initializer=init(0), bias_initializer=bias(0), name="g0")(z)
+    stem = keras.layers.Identity(name="g_stem")(stem)
+    h = keras.layers.Identity(name="g_block1")(keras.layers.ReLU()(stem))
     if num_classes:
         h = keras.layers.Add()(
             [h, keras.layers.Embedding(num_classes, 6, embeddings_initializer=embed(0), name="g_embed")(labels)]

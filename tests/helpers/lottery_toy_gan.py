@@ -16,11 +16,11 @@ LATENT = 8
 
 
 def make_networks(seed=0):
-    """Tiny functional G and D with the layer names of the networks contract (g_block1, d_features)."""
+    """Tiny functional G and D with the layer names of the networks contract (g_stem, g_block1, d_features)."""
     keras.utils.set_random_seed(seed)
     z = keras.Input((LATENT,), name="z")
-    h = keras.layers.Dense(24, activation="relu", name="g_dense1")(z)
-    h = keras.layers.Identity(name="g_block1")(h)
+    h = keras.layers.Identity(name="g_stem")(keras.layers.Dense(24, name="g_dense1")(z))
+    h = keras.layers.Identity(name="g_block1")(keras.layers.ReLU()(h))
     h = keras.layers.Dense(16, activation="tanh", name="g_out")(h)
     generator = keras.Model(z, keras.layers.Reshape((4, 4, 1))(h), name="generator")
     x = keras.Input((4, 4, 1), name="images")

@@ -8,7 +8,8 @@ adjusted every `N` training steps from the overfitting heuristic
     p  <- clip(p + sign(r_t - target) * images / (kimg * 1000), 0, 1)
 
 where `images` is the number of real images the discriminator consumed in those `N` steps
-(`N * global_batch`), so that `p` can move from 0 to 1 in `kimg` thousand images (500 in the paper).
+(`N * d_steps * global_batch`: every D update of `td.GAN` uses its own slice of the reals, and
+stylegan2-ada-pytorch `training/training_loop.py` adjusts by `batch_size * ada_interval` images), so that `p` can move from 0 to 1 in `kimg` thousand images (500 in the paper).
 Unlike ADA's reference code, `p` is clamped to [0, 1] (stylegan2-ada-pytorch issue #175 reports
 p = 21.8). The probability itself is a non-trainable weight `p` of the augment layer
 (`td.augment.AdaptiveAugment`); `ADAController` owns the accumulators of `r_t` and assigns it.
@@ -72,15 +73,15 @@ class ADAController:
     logits in it), created here (build the controller inside `strategy.scope()` when distributing).
     After every training step the GAN calls `update(step, sign_sum, count)` with that step's global
     sums over its `d_steps` D updates; at every `interval`-th step `p` becomes
-    `ada_update(p, sign_sum / count, target, count / d_steps, kimg)` (each D update of a step sees
-    the same reals, so `count / d_steps` is the number of real images) and the sums restart at 0.
+    `ada_update(p, sign_sum / count, target, count, kimg)` and the sums restart at 0. Each D update
+    of `td.GAN` reads its own slice of the step's reals, so `count`, the number of real logits, is
+    the number of real images consumed.
 
     Args:
         augment: the augment layer, with a scalar weight `p` (e.g. `td.augment.AdaptiveAugment`).
         target: the target of `r_t` in [0, 1] (0.6 in ADA).
         interval: steps between two adjustments, an int >= 1 (ADA uses 4).
         kimg: thousands of real images for `p` to go from 0 to 1, > 0 (ADA uses 500).
-        d_steps: discriminator updates per training step (the sums cover all of them).
 
     Example:
     >>> class WithP(keras.layers.Layer):
@@ -96,17 +97,15 @@ class ADAController:
     (0.0, 0.0)
     """
 
-    def __init__(self, augment, target=0.6, interval=4, kimg=500, d_steps=1):
+    def __init__(self, augment, target=0.6, interval=4, kimg=500):
         if isinstance(target, bool) or not isinstance(target, numbers.Real) or not 0.0 <= float(target) <= 1.0:
             raise ValueError(f"ada_target must be in [0, 1] or None. Received ada_target={target!r}.")
         if isinstance(interval, bool) or not isinstance(interval, numbers.Integral) or interval < 1:
             raise ValueError(f"ada_interval must be an int >= 1. Received ada_interval={interval!r}.")
         if isinstance(kimg, bool) or not isinstance(kimg, numbers.Real) or not float(kimg) > 0:
             raise ValueError(f"ada_kimg must be > 0. Received ada_kimg={kimg!r}.")
-        if isinstance(d_steps, bool) or not isinstance(d_steps, numbers.Integral) or d_steps < 1:
-            raise ValueError(f"d_steps must be an int >= 1. Received d_steps={d_steps!r}.")
         self.p = probability_variable(augment)
-        self.target, self.interval, self.kimg, self.d_steps = float(target), int(interval), float(kimg), int(d_steps)
+        self.target, self.interval, self.kimg = float(target), int(interval), float(kimg)
         self.sign_sum, self.count = (
             keras.Variable(initializer="zeros", shape=(), dtype="float32", trainable=False, autocast=False, name=name)
             for name in ("ada_sign_sum", "ada_count")
@@ -127,14 +126,13 @@ class ADAController:
         Args:
             step: the training step just completed (counted from 1).
             sign_sum: sum of `sign(D(T(real)))` over this step's D updates and all replicas.
-            count: number of real logits in `sign_sum`.
+            count: number of real logits in `sign_sum` (= real images consumed).
         """
         self.sign_sum.assign_add(sign_sum)
         self.count.assign_add(count)
         adjust = tf.equal(step % self.interval, 0)
         sign_mean = self.sign_sum / tf.maximum(self.count, 1.0)
-        images = self.count / float(self.d_steps)
-        new_p = ada_update(self.p, sign_mean, self.target, images, self.kimg)
+        new_p = ada_update(self.p, sign_mean, self.target, self.count, self.kimg)
         self.p.assign(tf.where(adjust, new_p, tf.cast(self.p, tf.float32)))
         self.sign_sum.assign(tf.where(adjust, 0.0, self.sign_sum))
         self.count.assign(tf.where(adjust, 0.0, self.count))

@@ -5,9 +5,12 @@ Perspective", NeurIPS 2021 (arXiv:2103.00397), perturb an intermediate feature m
 network with one signed-gradient step, ``f_adv = f + gamma * sign(grad_f objective)`` (gamma =
 0.01 in the paper's commands, 1 step, no projection, no random start), and train on the average of
 the clean loss and the loss at ``f_adv``. D is perturbed at its penultimate features (layer
-``"d_features"``, the input of the final linear head), G at its first block's output (layer
-``"g_block1"``), with the rest of G followed by D (and DiffAugment in between) as the function
-being attacked.
+``"d_features"``, the input of the final linear head), G at its stem output (layer ``"g_stem"``:
+the linear layer and reshape before the first block, where ``SNGAN/functions_adv.py``
+``train_adv_gd`` (~l.307-321) perturbs ``gen_net(gen_z, only_l1=True)``, i.e. ``l1(z).view(...)`` of
+``models/sngan_cifar10.py``), with the rest of G followed by D (and DiffAugment in between) as the
+function being attacked. Any other single-output layer can be chosen (``g_layer``), e.g.
+``"g_block1"``, the first block's output.
 
 Sign convention (what ``objective`` is ascended). In the authors' public code
 (github.com/VITA-Group/Ultra-Data-Efficient-GAN-Training, ``SNGAN/functions_adv.py``: ``PGD``
@@ -17,7 +20,7 @@ mean discriminator logit*, for both networks:
 - D step: real and fake penultimate features both move toward "more real" under D's head. For
   fakes this raises D's hinge loss (adversarial to D); for reals it lowers it. D's loss is
   ``(L_D(clean) + L_D(perturbed)) / 2``, gradients flowing into D's body through ``f_adv``.
-- G step: G's first-block features move so that D scores the resulting image higher, which
+- G step: G's stem features move so that D scores the resulting image higher, which
   lowers G's loss; G's loss is ``(L_G(clean) + L_G(perturbed)) / 2``.
 
 We implement exactly this convention by default (``objective=mean_logit``), since it is the one
@@ -68,7 +71,7 @@ def split_model(model, layer_name):
 
     Args:
         model: a functional ``keras.Model`` with one output.
-        layer_name: the layer whose output is split at (e.g. ``"d_features"``, ``"g_block1"``).
+        layer_name: the layer whose output is split at (e.g. ``"d_features"``, ``"g_stem"``).
 
     Returns:
         ``(head, tail)``, two ``keras.Model``s.
@@ -211,7 +214,7 @@ class FeatureAdvAug:
 
     ``discriminator_logits`` returns D's clean logits and its logits at the perturbed penultimate
     features; ``generator_images`` returns G's clean images and the images generated from the
-    perturbed first-block features (the step ascending ``objective(d_fn(G_tail(f)))``). The
+    perturbed features at ``g_layer`` (the step ascending ``objective(d_fn(G_tail(f)))``). The
     train step averages its losses over the two, e.g. ``d_loss = (L_D(real, fake) +
     L_D(real_adv, fake_adv)) / 2`` and ``g_loss = (L_G(d_fn(x)) + L_G(d_fn(x_adv))) / 2``.
 
@@ -227,14 +230,15 @@ class FeatureAdvAug:
             ``[images, labels]``).
         gamma: the step size (0.01 in Chen et al.); 0 makes both methods return the clean
             tensors twice without the extra passes.
-        g_layer: name of G's split layer (default ``"g_block1"``, the networks contract).
+        g_layer: name of G's split layer (default ``"g_stem"``, the stem output: the networks
+            contract and the authors' location; ``"g_block1"``: the first block's output).
         d_layer: name of D's split layer (default ``"d_features"``).
         objective: the ascended objective of the logits (default ``mean_logit``, the official
             convention).
 
     Example:
         >>> z = keras.Input((4,), name="z")
-        >>> g = keras.Model(z, keras.layers.Dense(6)(keras.layers.Dense(5, name="g_block1")(z)))
+        >>> g = keras.Model(z, keras.layers.Dense(6)(keras.layers.Dense(5, name="g_stem")(z)))
         >>> x = keras.Input((6,), name="images")
         >>> d = keras.Model(x, keras.layers.Dense(1)(keras.layers.Dense(3, name="d_features")(x)))
         >>> advaug = FeatureAdvAug(g, d, gamma=0.01)
@@ -243,14 +247,19 @@ class FeatureAdvAug:
         True
     """
 
-    def __init__(self, generator, discriminator, gamma, g_layer="g_block1", d_layer="d_features", objective=mean_logit):
+    def __init__(self, generator, discriminator, gamma, g_layer="g_stem", d_layer="d_features", objective=mean_logit):
         if not isinstance(gamma, (int, float)) or gamma < 0:
             raise ValueError(f"AdvAug gamma must be a number >= 0. Received: gamma={gamma!r}")
         self.gamma = float(gamma)
         self.objective = objective
         self.generator, self.discriminator = generator, discriminator
         for role, network, name, where in (
-            ("generator", generator, g_layer, "the output of its first block"),
+            (
+                "generator",
+                generator,
+                g_layer,
+                "the output of its stem (linear layer + reshape, before the first block)",
+            ),
             ("discriminator", discriminator, d_layer, "its penultimate feature vector (the final head's input)"),
         ):
             names = [layer.name for layer in getattr(network, "layers", [])]
@@ -275,7 +284,7 @@ class FeatureAdvAug:
         return clean, tail_fn(perturbed)
 
     def generator_images(self, z, d_fn, labels=None, training=True):
-        """``(clean_images, perturbed_images)`` from G, perturbing its first-block features.
+        """``(clean_images, perturbed_images)`` from G, perturbing its features at ``g_layer``.
 
         Args:
             z: latent batch.

@@ -9,7 +9,17 @@ Training", ICLR 2019, arXiv:1806.04498). After every generator update at trainin
     ema <- decay * ema + (1 - decay) * w        otherwise
 
 for every trainable weight `w` of the generator; non-trainable state (batch-norm moving statistics,
-spectral-norm power-iteration vectors) is copied, as StyleGAN2 does with its buffers.
+spectral-norm power-iteration vectors `vector_u`) is copied, `ema_state <- state`.
+
+Copy, not average: this is StyleGAN2-ADA's rule (NVlabs/stylegan2-ada-pytorch
+`training/training_loop.py`, "Update G_ema": `p_ema.copy_(p.lerp(p_ema, ema_beta))` for the
+parameters, `b_ema.copy_(b)` for the buffers). BigGAN-PyTorch's `utils.ema` averages every
+`state_dict` entry, buffers included; we do not, because (a) batch statistics are those of G's
+current weights, and an average of old statistics matches neither G nor the averaged weights;
+(b) the BigGAN-CIFAR code samples its EMA generator with batch norm in training mode (see
+`td.GAN.generate(training=True)`), where moving statistics are not read and a power iteration runs
+anyway; (c) copying keeps every existing run bit for bit. A kernel wrapped in Keras'
+`SpectralNormalization` is a trainable weight and is averaged; its `vector_u` is copied.
 """
 
 import keras

@@ -25,15 +25,27 @@ def _compile_setting(name):
 class GAN(GANTrainStep, keras.Model):
     """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
 
-    One training step on a batch of real images `x` (and labels `y` when `num_classes` is set):
+    One training step receives `d_steps * batch` real images (and labels `y` when `num_classes`
+    is set): batch the dataset at `d_steps x batch_size`. `batch_size` keeps meaning the batch of
+    one update (the reals and latents of each D update, and the G update's latents unless
+    `g_batch_size` is set).
 
-    1. `d_steps` times: draw `z ~ N(0, I)` (and uniform fake labels), `fake = G(z)`; minimize
-       `L_D(D(T(x)), D(T(fake)))` + `r1_gamma / 2 * R1` + `cr_weight * (D(T(x)) - D(x))^2`
-       + `lecam_weight * LeCam` (from step `lecam_start_step` on) over D's weights. `T` is drawn
-       independently at every call. The same real batch is used by every D update of a step
-       (BigGAN-PyTorch draws a new one per update).
-    2. draw a new `z`; minimize `L_G(D(T(G(z))))` over G's weights; gradients flow through `T`.
-    3. update the EMA generator and, every `ada_interval` steps, the adaptive probability `p`.
+    1. for `i` in `range(d_steps)`: the update's reals are the slice `x_i = x[i::d_steps]` (its own
+       `batch` images, as BigGAN-PyTorch's `torch.split(x, batch_size)[i]` in
+       `DiffAugment-biggan-cifar/train_fns.py`; strided so that the slices do not depend on the
+       replica count, see `td.gan.train_step`); draw `batch` latents `z ~ N(0, I)` (and uniform
+       fake labels), `fake = G(z)`; minimize `L_D(D(T(x_i)), D(T(fake)))` + `r1_gamma / 2 * R1` +
+       `cr_weight * (D(T(x_i)) - D(x_i))^2` + `lecam_weight * LeCam` over D's weights. `T` is
+       drawn independently at every call. LeCam follows the authors' code: the anchors take this
+       update's mean logits first, the term is added from step `lecam_start_step + 1` on (see
+       `td.gan.regularizers.LeCamRegularizer`).
+    2. draw `g_batch_size` (default: `batch`) new latents; minimize `L_G(D(T(G(z))))` over G's
+       weights; gradients flow through `T`.
+    3. update the EMA generator and, every `ada_interval` steps, the adaptive probability `p`
+       (ADA counts the `d_steps * batch` real images the step consumed).
+
+    With `d_steps > 1`, an element whose size is not a multiple of `d_steps` is an error (a
+    ValueError at trace time when the size is static, a `tf.debugging` assertion otherwise).
 
     `augment_mode` says where `T` is applied: `"both"` (DiffAugment: reals and fakes, both steps),
     `"real_only"` (reals only - the paper's failure mode that leaks `T` into the samples),
@@ -44,8 +56,10 @@ class GAN(GANTrainStep, keras.Model):
     preprocessing split (`get_random_transformation` / `transform_images`, as `td.DiffAugment`
     and `td.augment.AdaptiveAugment`), are drawn for the whole global batch from the shared seed
     and each replica uses its own slice, so a step on N replicas equals the single-device step on
-    the global batch (tested to rtol 1e-5). Per-replica loss sums are divided by the global batch
-    `num_replicas_in_sync * local_batch` (local batches must be equal: `drop_remainder=True`).
+    the global batch (tested to rtol 1e-5). Per-replica loss sums are divided by the global
+    per-update batch `num_replicas_in_sync * local_batch`, where a replica's element holds
+    `d_steps * local_batch` reals (local batches must be equal: `drop_remainder=True`); a
+    `g_batch_size` is global and split evenly over the replicas.
     Logged values are global per-example means whatever the replica count; under
     `MultiWorkerMirroredStrategy` they are rank-1 (shape `[1]`), as Keras requires.
 
@@ -74,12 +88,19 @@ class GAN(GANTrainStep, keras.Model):
         ema_start_step: steps before which the EMA copy just follows G.
         seed: int seed of the latent/label sampling, or `None`.
         advaug_gamma: AdvAug step size (Chen et al., NeurIPS 2021, arXiv:2103.00397; 0.01 in their
-            commands), 0 to disable (the plain step, bit for bit). D's penultimate features (layer
-            `"d_features"`) and G's first-block output (`"g_block1"`) get `f + gamma * sign(grad_f
-            mean D logit)` - the sign convention of the authors' code, see `td.gan.advaug` -
-            and each network's loss is the mean of its clean and perturbed losses; composes with
+            commands), 0 to disable (the plain step, bit for bit). D's features at
+            `advaug_d_layer` and G's at `advaug_g_layer` get `f + gamma * sign(grad_f mean D
+            logit)` - the sign convention of the authors' code, see `td.gan.advaug` - and each
+            network's loss is the mean of its clean and perturbed losses; composes with
             `augment`/`augment_mode` (`T` sits between G's tail and D). Logs `d_advaug_loss`/
             `g_advaug_loss` (the perturbed terms; `d_loss`/`g_loss` are the averaged losses).
+        advaug_g_layer: G's AdvAug layer. Default `"g_stem"`, the stem output (linear layer and
+            reshape, before the first block), where the authors perturb G
+            (`SNGAN/functions_adv.py` `train_adv_gd`: `gen_net(gen_z, only_l1=True)`); every
+            `td.networks` generator has it. `"g_block1"` (the first block's output) was the
+            location before; runs with AdvAug differ from those.
+        advaug_d_layer: D's AdvAug layer, default `"d_features"` (the penultimate features, the
+            input of the final linear layer, as the authors' `dis_net.l5`).
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Example:
@@ -105,6 +126,8 @@ class GAN(GANTrainStep, keras.Model):
         ema_start_step=0,
         seed=None,
         advaug_gamma=0.0,
+        advaug_g_layer="g_stem",
+        advaug_d_layer="d_features",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -125,6 +148,9 @@ class GAN(GANTrainStep, keras.Model):
             raise ValueError(f"ema_start_step must be >= 0. Received ema_start_step={ema_start_step!r}.")
         if isinstance(advaug_gamma, bool) or not isinstance(advaug_gamma, (int, float, np.number)) or advaug_gamma < 0:
             raise ValueError(f"advaug_gamma must be a number >= 0. Received advaug_gamma={advaug_gamma!r}.")
+        for name, value in (("advaug_g_layer", advaug_g_layer), ("advaug_d_layer", advaug_d_layer)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} must be a layer name (a non-empty str). Received {name}={value!r}.")
         g_inputs = getattr(generator, "inputs", None) or []
         if g_inputs and g_inputs[0].shape[-1] not in (None, latent_dim):
             raise ValueError(
@@ -147,8 +173,11 @@ class GAN(GANTrainStep, keras.Model):
         self.ema_start_step = int(ema_start_step)
         self.seed = seed
         self.advaug_gamma = float(advaug_gamma)
+        self.advaug_g_layer, self.advaug_d_layer = advaug_g_layer, advaug_d_layer
         # A plain object (not tracked by Keras); AdvAug's head/tail views share G's and D's layers.
-        self.feature_perturbation = perturbation.for_gamma(generator, discriminator, self.advaug_gamma)
+        self.feature_perturbation = perturbation.for_gamma(
+            generator, discriminator, self.advaug_gamma, g_layer=advaug_g_layer, d_layer=advaug_d_layer
+        )
         self.ema_generator = ema_lib.clone_generator(generator, name=f"ema_{generator.name}")
         ema_lib.ema_pairs(self.ema_generator, generator)  # checks that the weights pair up
         self.seed_generator = keras.random.SeedGenerator(seed, name="latent_seed_generator")
@@ -179,11 +208,12 @@ class GAN(GANTrainStep, keras.Model):
         d_optimizer,
         loss="hinge",
         d_steps=1,
+        g_batch_size=None,
         r1_gamma=0.0,
         r1_through_augment=True,
         cr_weight=0.0,
         lecam_weight=0.0,
-        lecam_decay=0.99,
+        lecam_decay=0.9,
         lecam_start_step=0,
         ada_target=None,
         ada_interval=4,
@@ -202,16 +232,25 @@ class GAN(GANTrainStep, keras.Model):
             d_optimizer: another optimizer instance for the discriminator.
             loss: `"hinge"`, `"non_saturating"`, `"wasserstein"`, `"least_squares"` or a
                 `td.gan.losses.AdversarialLoss` pair.
-            d_steps: discriminator updates per generator update (BigGAN-CIFAR uses 4).
+            d_steps: discriminator updates per generator update (BigGAN-CIFAR uses 4, Chen et al.'s
+                SNGAN 5); each uses its own slice of the step's `d_steps * batch` reals.
+            g_batch_size: the G update's (global) batch of latents when it differs from D's, e.g.
+                128 with D's 64 in Chen et al.'s SNGAN (`SNGAN/cfg.py` `--gen_batch_size 128`,
+                `--dis_batch_size 64`); None: the D update's batch. It must be divisible by the
+                number of replicas. The EMA update is unchanged.
             r1_gamma: R1 weight gamma (penalty `gamma / 2 * ||grad||^2`); 0 disables it.
             r1_through_augment: True takes the gradient w.r.t. the un-augmented reals through `T`,
                 `grad_x D(T(x))`; False w.r.t. the augmented reals `y = T(x)`, `grad_y D(y)`.
             cr_weight: consistency-regularization weight (10 in the DiffAugment paper's
                 comparison); needs an augmentation applied to reals.
-            lecam_weight: LeCam weight (Tseng et al. tune it per architecture and data size); 0 disables.
-            lecam_decay: decay of the LeCam anchors' moving averages (0.99 in the paper).
-            lecam_start_step: training steps without LeCam: before it, no LeCam term and no anchor
-                update (0: from the first step).
+            lecam_weight: LeCam weight (Tseng et al. tune it per architecture and data size; 0.3 in
+                google/lecam-gan's BigGAN-CIFAR scripts, `--LC 0.3`); 0 disables.
+            lecam_decay: decay of the LeCam anchors' moving averages (0.9: google/lecam-gan
+                `third_party/utils.py` `ema_losses(decay=0.9)`).
+            lecam_start_step: the authors' `start_itr` (1000 in `biggan_cifar/train.py` l.28):
+                before it the anchors copy each update's mean logits, from it on they are moving
+                averages; the LeCam term is added at steps > `lecam_start_step` (0-based, the
+                official `itr > start_itr`), so 0 starts it at the second step.
             ada_target: target of `r_t = E[sign(D(T(real)))]` for adaptive augmentation (0.6 in
                 ADA), or None. Needs an augment layer with a weight `p`.
             ada_interval: steps between two adjustments of `p` (ADA uses 4).
@@ -235,6 +274,12 @@ class GAN(GANTrainStep, keras.Model):
         adversarial = losses_lib.get(loss)
         if isinstance(d_steps, bool) or not isinstance(d_steps, int) or d_steps < 1:
             raise ValueError(f"d_steps must be an int >= 1. Received d_steps={d_steps!r}.")
+        if g_batch_size is not None and (
+            isinstance(g_batch_size, bool) or not isinstance(g_batch_size, int) or g_batch_size < 1
+        ):
+            raise ValueError(
+                f"g_batch_size must be an int >= 1 or None (the D batch). Received g_batch_size={g_batch_size!r}."
+            )
         r1 = regularizers.R1Regularizer(r1_gamma, through_augment=r1_through_augment)
         consistency = regularizers.ConsistencyRegularizer(cr_weight)
         augments_reals = self.augment is not None and AUGMENT_MODES[self.augment_mode][0]
@@ -248,9 +293,7 @@ class GAN(GANTrainStep, keras.Model):
             lecam = regularizers.LeCamRegularizer(lecam_weight, decay=lecam_decay, start_step=lecam_start_step)
             ada = None
             if ada_target is not None:  # checks target, interval, kimg and the layer's `p`
-                ada = adaptive.ADAController(
-                    self.augment, target=ada_target, interval=ada_interval, kimg=ada_kimg, d_steps=d_steps
-                )
+                ada = adaptive.ADAController(self.augment, target=ada_target, interval=ada_interval, kimg=ada_kimg)
         if ada is not None and not augments_reals:
             raise ValueError(
                 f"ada_target needs an augment_mode that augments reals. Received augment_mode={self.augment_mode!r}."
@@ -269,6 +312,7 @@ class GAN(GANTrainStep, keras.Model):
             d_optimizer.build(self.discriminator.trainable_variables)
         self.adversarial_loss = adversarial
         self.d_steps = d_steps
+        self.g_batch_size = g_batch_size
         for part in (self.lecam, self.ada):  # a previous compile's state
             for variable in getattr(part, "variables", []):
                 self._untrack_variable(variable)
@@ -284,6 +328,7 @@ class GAN(GANTrainStep, keras.Model):
             "d_optimizer": keras.saving.serialize_keras_object(d_optimizer),
             "loss": loss if isinstance(loss, str) else None,
             "d_steps": d_steps,
+            "g_batch_size": g_batch_size,
             "r1_gamma": r1.gamma,
             "r1_through_augment": r1.through_augment,
             "cr_weight": consistency.weight,
@@ -327,7 +372,7 @@ class GAN(GANTrainStep, keras.Model):
         """Runs the (non-EMA) generator: `inputs` is `z` or `[z, labels]`."""
         return self.generator(inputs, training=training)
 
-    def generate(self, n, labels=None, use_ema=True, seed=None, batch_size=64):
+    def generate(self, n, labels=None, use_ema=True, seed=None, batch_size=64, training=False):
         """Samples `n` images as a NumPy float32 array `[n, H, W, C]` in [-1, 1].
 
         Args:
@@ -337,13 +382,26 @@ class GAN(GANTrainStep, keras.Model):
             use_ema: sample from the EMA generator (default) or from the trained generator.
             seed: int seed of `z` (same seed, same images), or `None` to draw from the model's own
                 sampling seed generator.
-            batch_size: generator batch size.
+            batch_size: generator batch size (with `training=True` also the batch of the
+                batch-norm statistics).
+            training: run the generator in training mode: batch-norm layers normalize with the
+                statistics of each batch of `batch_size` samples, as the official BigGAN-CIFAR
+                code samples its EMA generator (DiffAugment-biggan-cifar `train.py` puts `G_ema`
+                in `train()` mode every iteration and samples it so; `G_eval_mode` is off by
+                default). Everything else that reads `training` follows too (StyleGAN2 style
+                mixing and random noise, spectral-norm power iterations). The network's
+                variables are restored after every batch (moving statistics, spectral-norm
+                vectors and the kernels Keras' `SpectralNormalization` rewrites in training
+                mode; not the random-number states), so sampling leaves training untouched.
+                False (default): inference mode.
 
         Returns:
             `np.ndarray` float32 `[n, H, W, C]`.
         """
         if not isinstance(n, (int, np.integer)) or n < 0:
             raise ValueError(f"n must be a non-negative int. Received n={n!r}.")
+        if not isinstance(training, (bool, np.bool_)):
+            raise ValueError(f"training must be True or False. Received training={training!r}.")
         network = self.ema_generator if use_ema else self.generator
         z = keras.random.normal((int(n), self.latent_dim), seed=self.sample_seed_generator if seed is None else seed)
         if self.num_classes is not None:
@@ -355,11 +413,18 @@ class GAN(GANTrainStep, keras.Model):
             labels = labels.astype("int32")
         elif labels is not None:
             raise ValueError("labels were given but the GAN is unconditional (num_classes=None).")
+        state = []
+        if training:  # every variable but the random-number states (each batch draws anew)
+            random = {id(v) for v in saved_state.random_states(network)}
+            state = [(v, keras.ops.convert_to_numpy(v)) for v in network.variables if id(v) not in random]
         chunks = []
         for start in range(0, int(n), batch_size):
             z_chunk = z[start : start + batch_size]
             inputs = z_chunk if labels is None else [z_chunk, tf.constant(labels[start : start + batch_size])]
-            chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(network(inputs, training=False), "float32")))
+            images = network(inputs, training=bool(training))
+            chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
+            for variable, value in state:
+                variable.assign(value)
         if not chunks:
             return np.zeros((0,) + tuple(network.outputs[0].shape[1:]), np.float32)
         return np.concatenate(chunks, axis=0)
@@ -386,6 +451,8 @@ class GAN(GANTrainStep, keras.Model):
             "ema_start_step": self.ema_start_step,
             "seed": self.seed,
             "advaug_gamma": self.advaug_gamma,
+            "advaug_g_layer": self.advaug_g_layer,
+            "advaug_d_layer": self.advaug_d_layer,
         }
 
     @classmethod

@@ -12,14 +12,15 @@ three methods whatever it is:
 `NoPerturbation` is the plain step: D runs once per batch, G once. `AdvAugPerturbation` is AdvAug
 (Chen et al., "Data-Efficient GAN Training Beyond (Just) Augmentations: A Lottery Ticket
 Perspective", NeurIPS 2021, arXiv:2103.00397; see `tf_diffaug.gan.advaug`): D's penultimate
-features and G's first-block output get one signed-gradient step up D's mean logit, and each loss
+features and G's stem output (by default; `td.GAN(advaug_g_layer=...)`) get one signed-gradient
+step up D's mean logit, and each loss
 is the mean of its clean and perturbed values, `(L(clean) + L(perturbed)) / 2`; the perturbed
 terms are logged as `d_advaug_loss` / `g_advaug_loss`.
 
 Example:
 >>> from tf_diffaug.gan import losses
 >>> z = keras.Input((2,), name="z")
->>> g = keras.Model(z, keras.layers.Dense(3)(keras.layers.Dense(4, name="g_block1")(z)))
+>>> g = keras.Model(z, keras.layers.Dense(3)(keras.layers.Dense(4, name="g_stem")(z)))
 >>> x = keras.Input((3,), name="images")
 >>> d = keras.Model(x, keras.layers.Dense(1)(keras.layers.Dense(4, name="d_features")(x)))
 >>> plain, advaug = for_gamma(g, d, 0.0), for_gamma(g, d, 0.01)
@@ -79,13 +80,14 @@ class AdvAugPerturbation:
         generator: functional generator with a layer `g_layer`.
         discriminator: functional discriminator with a layer `d_layer`.
         gamma: the AdvAug step size (> 0; 0.01 in Chen et al.'s commands).
-        g_layer: G's split layer (default `"g_block1"`, the networks contract).
+        g_layer: G's split layer (default `"g_stem"`, the output of G's linear layer and reshape,
+            where the authors' code perturbs; `"g_block1"` is the first block's output).
         d_layer: D's split layer (default `"d_features"`).
     """
 
     log_names = ("d_advaug_loss", "g_advaug_loss")
 
-    def __init__(self, generator, discriminator, gamma, g_layer="g_block1", d_layer="d_features"):
+    def __init__(self, generator, discriminator, gamma, g_layer="g_stem", d_layer="d_features"):
         self.advaug = FeatureAdvAug(generator, discriminator, gamma, g_layer=g_layer, d_layer=d_layer)
 
     @property
@@ -105,20 +107,20 @@ class AdvAugPerturbation:
     def generator_loss(self, loss, z, labels, d_fn):
         """`((L_G(d_fn(x)) + L_G(d_fn(x_adv))) / 2, {"g_advaug_loss": L_G(d_fn(x_adv))})`, per example.
 
-        `x_adv` is generated from G's first-block output moved up `mean(d_fn(G_tail(f)))`; D sees
-        the perturbed images first, then the clean ones.
+        `x_adv` is generated from G's features at `g_layer` moved up `mean(d_fn(G_tail(f)))`; D
+        sees the perturbed images first, then the clean ones.
         """
         images, perturbed_images = self.advaug.generator_images(z, d_fn, labels, training=True)
         perturbed = loss.generator(d_fn(perturbed_images))
         return (loss.generator(d_fn(images)) + perturbed) / 2.0, {"g_advaug_loss": perturbed}
 
 
-def for_gamma(generator, discriminator, gamma):
-    """`AdvAugPerturbation(generator, discriminator, gamma)` when `gamma > 0`, else `NoPerturbation`.
+def for_gamma(generator, discriminator, gamma, g_layer="g_stem", d_layer="d_features"):
+    """`AdvAugPerturbation(generator, discriminator, gamma, g_layer, d_layer)` when `gamma > 0`, else `NoPerturbation`.
 
     `gamma == 0` builds no AdvAug split at all, so the step is the plain one bit for bit (each
     extra training-mode call of D would also advance its spectral-norm vectors).
     """
     if gamma:
-        return AdvAugPerturbation(generator, discriminator, gamma)
+        return AdvAugPerturbation(generator, discriminator, gamma, g_layer=g_layer, d_layer=d_layer)
     return NoPerturbation(generator, discriminator)

@@ -14,7 +14,8 @@ batch size.
   comparison (lambda = 10): `(D(T(x)) - D(x))^2`.
 - LeCam (Tseng, Jiang, Liu, Yang & Yang, "Regularizing Generative Adversarial Networks under
   Limited Data", CVPR 2021, arXiv:2104.03310): `relu(D(x) - a_F)^2 + relu(a_R - D(G(z)))^2` with
-  `a_R`, `a_F` exponential moving averages of the discriminator's mean real and fake outputs.
+  `a_R`, `a_F` exponential moving averages of the discriminator's mean real and fake outputs,
+  updated and switched on as the authors' code does (google/lecam-gan, see `LeCamRegularizer`).
 
 The functions are the formulas; `R1Regularizer`, `ConsistencyRegularizer` and `LeCamRegularizer`
 are what `td.GAN.compile` builds for its D step: each knows its weight (`coefficient`), its log
@@ -126,7 +127,8 @@ def update_anchor(anchor, batch_mean, decay):
     Args:
         anchor: current anchor value (scalar).
         batch_mean: the mean discriminator output over the global batch this step.
-        decay: moving-average decay in [0, 1); the LeCam paper uses 0.99.
+        decay: moving-average decay in [0, 1); 0.9 in the authors' code (google/lecam-gan
+            `third_party/utils.py`, `ema_losses(decay=0.9)`), 0 copies `batch_mean`.
 
     Returns:
         The new anchor value (float32 scalar).
@@ -234,39 +236,51 @@ class ConsistencyRegularizer:
 
 
 class LeCamRegularizer:
-    """LeCam regularization with its EMA anchors (Tseng et al., CVPR 2021), from a start step on.
+    """LeCam regularization with its EMA anchors (Tseng et al., CVPR 2021), in the authors' order and schedule.
 
     Owns the anchors `a_R`, `a_F` (float32 scalar `keras.Variable`s named `lecam_anchor_real` /
-    `lecam_anchor_fake`, created when enabled: build it inside `strategy.scope()` when
-    distributing). In a training step with `step` steps completed before it:
+    `lecam_anchor_fake`, zero-initialized, created when enabled: build it inside
+    `strategy.scope()` when distributing). The authors' BigGAN-CIFAR code (google/lecam-gan,
+    `third_party/utils.py` `ema_losses` ~l.637-661, `biggan_cifar/losses.py` `loss_hinge_dis` and
+    `lecam_reg`, `third_party/train_fns.py`; `biggan_cifar/train.py` l.28 builds
+    `ema_losses(start_itr=1000)`) does, in every D update of iteration `itr` (the number of
+    iterations completed before it; `run_train.py` increments it after the step):
 
-    - `penalty(real, fake, step)`: `relu(D(x) - a_F)^2 + relu(a_R - D(G(z)))^2` per example, times 0
-      while `step < start_step` (no LeCam term before the start step);
-    - `update(real_mean, fake_mean, step)`: `a <- decay * a + (1 - decay) * mean` for both anchors,
-      skipped while `step < start_step`.
+    1. `update(real_mean, fake_mean, step)`: `a <- d * a + (1 - d) * mean` for both anchors with
+       the update's mean real / fake logits, where `d = 0` while `step < start_step` (the anchors
+       follow the batch means) and `d = decay` from then on;
+    2. `penalty(real, fake, step)`: `relu(D(x) - a_F)^2 + relu(a_R - D(G(z)))^2` per example at the
+       anchors just updated, times 0 unless `step > start_step` (`itr > start_itr`).
+
+    So with `start_step = S` the term is first added at step `S + 1` (0-based), onto anchors that
+    have been moving averages since step `S`. The official anchors start at 1000; they start at 0
+    here, which changes nothing when `S > 0` (step 0 overwrites them) and avoids the official
+    first penalties of about `1000^2` when `S = 0`.
 
     Args:
-        weight: LeCam weight (tuned per architecture and data size); 0 disables it.
-        decay: the anchors' moving-average decay in [0, 1) (0.99 in the paper).
-        start_step: number of training steps before LeCam starts (0: from the first step).
+        weight: LeCam weight (0.3 in google/lecam-gan's BigGAN-CIFAR scripts, `--LC 0.3`); 0
+            disables it.
+        decay: the anchors' moving-average decay in [0, 1) (0.9, the authors' `ema_losses`).
+        start_step: the official `start_itr` (1000 in `biggan_cifar/train.py`): anchors copied
+            from the batch means before it, the term from the step after it on.
 
     Example:
     >>> lecam = LeCamRegularizer(weight=0.3, decay=0.9, start_step=1)
     >>> [v.name for v in lecam.variables]
     ['lecam_anchor_real', 'lecam_anchor_fake']
-    >>> lecam.penalty(tf.constant([2.0]), tf.constant([-1.0]), step=0).numpy().tolist()  # before the start
+    >>> lecam.update(2.0, -1.0, step=0); float(lecam.anchor_real), float(lecam.anchor_fake)  # copied
+    (2.0, -1.0)
+    >>> lecam.update(1.0, 0.0, step=1); round(float(lecam.anchor_real), 6), round(float(lecam.anchor_fake), 6)
+    (1.9, -0.9)
+    >>> lecam.penalty(tf.constant([1.0]), tf.constant([0.0]), step=1).numpy().tolist()  # not at the start step
     [0.0]
-    >>> lecam.update(2.0, -1.0, step=0); float(lecam.anchor_real)                         # not updated
-    0.0
-    >>> lecam.update(2.0, -1.0, step=1); round(float(lecam.anchor_real), 6), round(float(lecam.anchor_fake), 6)
-    (0.2, -0.1)
-    >>> [round(v, 4) for v in lecam.penalty(tf.constant([2.0]), tf.constant([-1.0]), step=1).numpy().tolist()]
-    [5.85]
+    >>> [round(v, 4) for v in lecam.penalty(tf.constant([1.0]), tf.constant([0.0]), step=2).numpy().tolist()]
+    [7.22]
     """
 
     name = "lecam_penalty"
 
-    def __init__(self, weight=0.0, decay=0.99, start_step=0):
+    def __init__(self, weight=0.0, decay=0.9, start_step=0):
         self.weight = _check_non_negative(weight, "lecam_weight")
         if not 0.0 <= float(decay) < 1.0:
             raise ValueError(f"lecam_decay must be in [0, 1). Received lecam_decay={decay!r}.")
@@ -291,27 +305,23 @@ class LeCamRegularizer:
         """The anchors `[a_R, a_F]` (empty when disabled): state to track, save and restore."""
         return [self.anchor_real, self.anchor_fake] if self.enabled else []
 
-    def _started(self, step):
-        return tf.cast(step, tf.int64) >= self.start_step
-
     def penalty(self, real_logits, fake_logits, step=0):
-        """Per-example LeCam penalty at the current anchors (0 before the start step), or None when disabled."""
+        """Per-example LeCam penalty at the current anchors, times 0 unless `step > start_step`; None when disabled.
+
+        Call `update` first with this D update's means (the official order).
+        """
         if not self.enabled:
             return None
         value = lecam_penalty(real_logits, fake_logits, self.anchor_real, self.anchor_fake)
-        if self.start_step == 0:
-            return value
-        return value * tf.cast(self._started(step), tf.float32)
+        return value * tf.cast(tf.cast(step, tf.int64) > self.start_step, tf.float32)
 
     def update(self, real_mean, fake_mean, step=0):
-        """Moves both anchors toward this step's global mean real / fake logits (from the start step on)."""
+        """Moves both anchors toward this D update's global mean real / fake logits (copies them before `start_step`)."""
         if not self.enabled:
             return
+        decay = tf.where(tf.cast(step, tf.int64) < self.start_step, 0.0, self.decay)
         for anchor, mean in ((self.anchor_real, real_mean), (self.anchor_fake, fake_mean)):
-            new = update_anchor(anchor, mean, self.decay)
-            if self.start_step:
-                new = tf.where(self._started(step), new, tf.cast(anchor, tf.float32))
-            anchor.assign(new)
+            anchor.assign(update_anchor(anchor, mean, decay))
 
 
 def _scalar_state(name):

@@ -7,15 +7,28 @@ its anchors), the ADA controller (`tf_diffaug.gan.adaptive.ADAController`, with 
 and the feature-perturbation strategy (`tf_diffaug.gan.perturbation`: the plain step or AdvAug).
 The order inside one step is fixed:
 
-1. `d_steps` discriminator updates, each with its own latent batch and augmentation draws;
-2. one generator update with a new latent batch;
+1. `d_steps` discriminator updates, each with its own slice of the reals, its own latent batch
+   and its own augmentation draws;
+2. one generator update with a new latent batch (`g_batch_size` latents, or the D batch);
 3. the step counter, the EMA generator and (every `ada_interval` steps) the ADA probability `p`.
 
+The reals of a step: the step receives `d_steps * batch` images (and labels) and the `i`-th D
+update uses rows `i, i + d_steps, i + 2 * d_steps, ...` (`real[i::d_steps]`), `batch` of them. This
+is BigGAN-PyTorch's contract (mit-han-lab/data-efficient-gans `DiffAugment-biggan-cifar/train.py`
+loads `batch_size * num_D_steps` images per iteration and `train_fns.py` gives D step `i` the chunk
+`torch.split(x, batch_size)[i]`; Chen et al.'s SNGAN code draws a new batch per D step). The split is
+strided rather than contiguous so that it does not depend on the replica count: a replica holding
+the contiguous shard `[r * d_steps * b, (r + 1) * d_steps * b)` of the global element gives update
+`i` the rows `i + d_steps * m` with `m` in `[r * b, (r + 1) * b)`, which are the single-device
+slice's rows `m` (paired with the same latent and augmentation draws). On a shuffled dataset the
+two splits are equally distributed.
+
 Every update runs in the replica context: per-replica sums of per-example losses are divided by the
-global batch `num_replicas_in_sync * local_batch` and Keras' optimizers sum the gradients over
-replicas, so the update equals the single-device one on the global batch. The values logged are
-all-reduced once per update, so they are global per-example means and identical on all replicas;
-state updated from them (EMA, LeCam anchors, ADA accumulators, `p`) stays in sync.
+global per-update batch `num_replicas_in_sync * local_batch` (`local_batch` = local element size /
+`d_steps` for a D update, the local G batch for the G update) and Keras' optimizers sum the
+gradients over replicas, so the update equals the single-device one on the global batch. The values
+logged are all-reduced once per update, so they are global per-example means and identical on all
+replicas; state updated from them (EMA, LeCam anchors, ADA accumulators, `p`) stays in sync.
 """
 
 import keras
@@ -47,9 +60,9 @@ class GANTrainStep:
     What the step reads from the model: the networks (`generator`, `discriminator`,
     `ema_generator`, `augment`) and the constructor settings (`augment_mode`, `latent_dim`,
     `num_classes`, `ema_decay`, `ema_start_step`), its state (`seed_generator`, `step_counter`), and
-    what `compile` builds: `g_optimizer`, `d_optimizer`, `adversarial_loss`, `d_steps`, the
-    regularizers `r1`, `consistency`, `lecam`, the ADA controller `ada` (or None), the strategy
-    `feature_perturbation` (set by the constructor) and the loss trackers.
+    what `compile` builds: `g_optimizer`, `d_optimizer`, `adversarial_loss`, `d_steps`,
+    `g_batch_size`, the regularizers `r1`, `consistency`, `lecam`, the ADA controller `ada` (or
+    None), the strategy `feature_perturbation` (set by the constructor) and the loss trackers.
     """
 
     def _augment_flags(self):
@@ -117,6 +130,23 @@ class GANTrainStep:
         return images, labels
 
     # --------------------------------------------------------------------------------- D update
+    def _lecam_penalty(self, real_logits, fake_logits, global_batch, step):
+        """LeCam in the official order: the anchors take this update's global mean logits, then the penalty reads them.
+
+        google/lecam-gan: `losses.loss_hinge_dis` updates `ema.D_real` / `ema.D_fake` with the
+        batch means before `train_fns.py` computes `lecam_reg` with them, at every D step. The
+        means are constants (`.item()` there, `stop_gradient` and an all-reduce here).
+        """
+        if not self.lecam.enabled:
+            return None
+        means = {
+            "real": _sum(tf.stop_gradient(real_logits)) / global_batch,
+            "fake": _sum(tf.stop_gradient(fake_logits)) / global_batch,
+        }
+        means = _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, means)
+        self.lecam.update(means["real"], means["fake"], step)
+        return self.lecam.penalty(real_logits, fake_logits, step)
+
     def _discriminator_update(self, real, real_labels, local_batch, global_batch):
         aug_real, aug_fake, _ = self._augment_flags()
         z, fake_labels = self._sample_latents(local_batch)
@@ -148,7 +178,7 @@ class GANTrainStep:
                     self.consistency,
                     self.consistency.penalty(real_logits, lambda: self._discriminate(real, real_labels)),
                 ),
-                (self.lecam, self.lecam.penalty(real_logits, fake_logits, step)),
+                (self.lecam, self._lecam_penalty(real_logits, fake_logits, global_batch, step)),
             )
             total = adversarial
             for regularizer, penalty in penalties:
@@ -167,9 +197,7 @@ class GANTrainStep:
             real_sign_sum=_sum(tf.sign(real_logits)),
             real_count=tf.cast(local_batch, tf.float32),
         )
-        stats = _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, stats)
-        self.lecam.update(stats["real_score"], stats["fake_score"], step)
-        return stats
+        return _replica_context().all_reduce(tf.distribute.ReduceOp.SUM, stats)
 
     # --------------------------------------------------------------------------------- G update
     def _generator_update(self, local_batch, global_batch):
@@ -196,27 +224,70 @@ class GANTrainStep:
         ema_lib.update_ema(ema_lib.ema_pairs(self.ema_generator, self.generator), decay)
 
     # ------------------------------------------------------------------------------- the step
+    def _real_slices(self, real, real_labels):
+        """The reals (and labels) of each D update: `d_steps` strided slices of the element, and the slice size.
+
+        Raises:
+            ValueError: (at trace time) when the element's static size is not a multiple of
+                `d_steps`; a dynamic size is checked by a `tf.debugging` assertion.
+        """
+        k = self.d_steps
+        if k == 1:
+            return [(real, real_labels)], tf.shape(real)[0]
+        message = (
+            f"With d_steps={k} every batch must hold d_steps x batch_size real images (one slice per "
+            f"D update, as BigGAN-PyTorch's num_D_steps): batch the dataset at {k} x batch_size."
+        )
+        size = real.shape[0]
+        if size is not None and size % k:
+            raise ValueError(f"{message} Received a batch of {size} images, not a multiple of {k}.")
+        if size is None:
+            check = tf.debugging.assert_equal(tf.shape(real)[0] % k, 0, message=message)
+            with tf.control_dependencies([check]):
+                real = tf.identity(real)
+        slices = [(real[i::k], None if real_labels is None else real_labels[i::k]) for i in range(k)]
+        return slices, tf.shape(real)[0] // k
+
+    def _generator_batch(self, d_local_batch):
+        """`(local, global)` G batch: `g_batch_size` split over the replicas, or the D update's batch."""
+        replicas = _replica_context().num_replicas_in_sync
+        if self.g_batch_size is None:
+            return d_local_batch, tf.cast(d_local_batch * replicas, tf.float32)
+        if self.g_batch_size % replicas:
+            raise ValueError(
+                f"g_batch_size={self.g_batch_size} is the global G batch; it must be divisible by the "
+                f"{replicas} replicas."
+            )
+        return self.g_batch_size // replicas, tf.constant(float(self.g_batch_size), tf.float32)
+
     def train_step(self, data):
-        """One training step on a batch of reals (and labels); returns the logs.
+        """One training step on `d_steps * batch` reals (and labels); returns the logs.
+
+        Args:
+            data: images `[d_steps * batch, H, W, C]` (or `(images, labels)`); D update `i` uses
+                `images[i::d_steps]`. With `d_steps > 1` a size that is not a multiple of
+                `d_steps` is an error (a ValueError when the size is static, else a failed
+                `tf.debugging` assertion).
 
         Returns:
             dict of float32 scalars (rank-1 `[1]` under `MultiWorkerMirroredStrategy`):
             `d_loss` (adversarial part, mean over D updates), `g_loss`, `real_score`/`fake_score`
             (mean logits of D's real/fake inputs in the D step), the un-weighted `r1_penalty`,
-            `cr_penalty`, `lecam_penalty` when enabled (`lecam_penalty` is 0 before
-            `lecam_start_step`), `aug_p` when adaptive, and with AdvAug
+            `cr_penalty`, `lecam_penalty` when enabled (0 until the LeCam term starts,
+            see `td.gan.regularizers.LeCamRegularizer`), `aug_p` when adaptive, and with AdvAug
             `d_advaug_loss`/`g_advaug_loss` (the losses at the perturbed features; `d_loss` and
             `g_loss` are then the means of the clean and perturbed losses, the ones minimized). Each is the
             running mean over the epoch (the Keras tracker convention), `aug_p` the current value.
         """
         real, real_labels = self._unpack(data)
-        local_batch = tf.shape(real)[0]
+        slices, local_batch = self._real_slices(real, real_labels)
         global_batch = tf.cast(local_batch * _replica_context().num_replicas_in_sync, tf.float32)
 
         d_stats = [
-            self._discriminator_update(real, real_labels, local_batch, global_batch) for _ in range(self.d_steps)
+            self._discriminator_update(real_slice, labels_slice, local_batch, global_batch)
+            for real_slice, labels_slice in slices
         ]
-        g_stats = self._generator_update(local_batch, global_batch)
+        g_stats = self._generator_update(*self._generator_batch(local_batch))
 
         self.step_counter.assign_add(1)
         step = self.step_counter.value

@@ -3,7 +3,9 @@
 - ``PruningMasks`` / ``MaskConstraint``: masks as first-class objects that keep pruned weights
   exactly zero through any Keras optimizer (weight decay and ``tf.distribute`` included) and
   round-trip through ``.keras`` files and ``.npz`` masks files.
-- ``global_magnitude_masks``: one round of global unstructured magnitude pruning.
+- ``global_magnitude_masks``: one round of global unstructured magnitude pruning; which kernels
+  are pruned: ``prune_scope="conv"`` (convolutions, as Chen et al.'s code) or ``"all"`` (also
+  dense kernels).
 - ``TrainingSnapshot`` / ``reset_optimizer``: rewinding to initialization or an early step.
 - ``find_ticket`` / ``train_ticket``: iterative magnitude pruning of a compiled ``td.GAN``.
 - ``FeatureAdvAug`` (for a GAN train step), ``split_model`` / ``bind_tail`` /
@@ -28,7 +30,10 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "split_model": _ADVAUG,
         "MaskConstraint": "masks",
         "PruningMasks": "masks",
+        "PRUNE_SCOPES": "masks",
+        "is_conv_kernel": "masks",
         "is_prunable_kernel": "masks",
+        "kernel_selection": "masks",
         "prunable_kernels": "masks",
         "expected_sparsity": "pruning",
         "global_magnitude_masks": "pruning",

@@ -97,15 +97,62 @@ class MaskConstraint(keras.constraints.Constraint):
         return cls(config.pop("mask"), base_constraint=base)
 
 
+PRUNE_SCOPES = ("all", "conv")
+
+
 def is_prunable_kernel(variable):
-    """Default selection: conv/dense kernels (variables named ``*kernel``, at least 2-D).
+    """``prune_scope="all"``: conv and dense kernels (variables named ``*kernel``, at least 2-D).
 
     The trainable flag is not looked at, so the frozen copy of an EMA generator gets the same
     kernels as the generator. Biases, normalization scales, embeddings and spectral-norm
-    ``vector_u`` are left dense, as in Chen et al. 2021, who prune the convolution and linear
-    weights.
+    ``vector_u`` are left dense. Chen et al.'s code prunes convolutions only (``is_conv_kernel``);
+    this wider selection also prunes dense layers (G's first linear layer, D's head).
     """
     return len(variable.shape) >= 2 and variable.name.endswith("kernel")
+
+
+def is_conv_kernel(variable):
+    """``prune_scope="conv"``: convolution kernels only (``*kernel`` variables of rank >= 3).
+
+    The selection of Chen et al.'s code (VITA-Group/Ultra-Data-Efficient-GAN-Training,
+    ``SNGAN/utils/utils.py`` ``pruning_generate`` l.22-33: the ``weight`` of every ``nn.Conv2d`` /
+    ``nn.ConvTranspose2d``), so G's first linear layer and every other dense kernel (D's head,
+    class projections, conditional-BN maps, StyleGAN2's mapping and affine layers) stay dense. A
+    convolution kernel is ``[*spatial, in, out]`` (rank 4 for ``Conv2D``, ``Conv2DTranspose``,
+    the 1x1 convolutions of self-attention, StyleGAN2's equalized and modulated convolutions), a
+    dense kernel ``[in, out]``.
+    """
+    return len(variable.shape) >= 3 and variable.name.endswith("kernel")
+
+
+_SCOPE_SELECTION = {"all": is_prunable_kernel, "conv": is_conv_kernel}
+
+
+def kernel_selection(prune_scope="all", include=None):
+    """The ``callable(variable) -> bool`` choosing the prunable kernels.
+
+    Args:
+        prune_scope: ``"all"`` (``is_prunable_kernel``: conv and dense kernels) or ``"conv"``
+            (``is_conv_kernel``: convolutions only, as Chen et al.'s code).
+        include: an explicit ``callable(variable) -> bool`` instead (then ``prune_scope`` must be
+            left at ``"all"``).
+
+    Example:
+        >>> kernel_selection("conv") is is_conv_kernel
+        True
+    """
+    if prune_scope not in _SCOPE_SELECTION:
+        raise ValueError(f"Unknown prune_scope {prune_scope!r}. Expected one of {list(PRUNE_SCOPES)}.")
+    if include is None:
+        return _SCOPE_SELECTION[prune_scope]
+    if not callable(include):
+        raise ValueError(f"`include` must be a callable(variable) -> bool or None. Received: include={include!r}")
+    if prune_scope != "all":
+        raise ValueError(
+            f"Pass include= or prune_scope=, not both: include={include!r} replaces the selection of "
+            f"prune_scope={prune_scope!r}."
+        )
+    return include
 
 
 def _owner_layers(model):
@@ -116,16 +163,14 @@ def _owner_layers(model):
     return [model] + list(getattr(model, "layers", []))
 
 
-def prunable_kernels(model, include=None):
-    """``[(owner_layer, variable)]`` for the kernels of ``model`` that ``include`` selects.
+def prunable_kernels(model, include=None, prune_scope="all"):
+    """``[(owner_layer, variable)]`` for the kernels of ``model`` selected by ``prune_scope`` (or ``include``).
 
     The owner is the layer whose config carries ``<name>_constraint`` when there is one (the inner
     layer of a ``SpectralNormalization`` wrapper, not the wrapper), so the mask can be serialized.
-    Order is ``model.weights`` order.
+    Order is ``model.weights`` order. See ``kernel_selection`` for the arguments.
     """
-    include = is_prunable_kernel if include is None else include
-    if not callable(include):
-        raise ValueError(f"`include` must be a callable(variable) -> bool or None. Received: include={include!r}")
+    include = kernel_selection(prune_scope, include)
     owners = {}
     for layer in _owner_layers(model):
         for value in vars(layer).values():
@@ -160,8 +205,12 @@ class PruningMasks:
 
     Args:
         model: a built ``keras.Model`` (or layer).
-        include: optional ``callable(variable) -> bool`` choosing the kernels to prune; default
-            ``is_prunable_kernel`` (``*kernel`` variables of rank >= 2).
+        include: optional ``callable(variable) -> bool`` choosing the kernels to prune (instead of
+            ``prune_scope``).
+        prune_scope: ``"all"`` (default: conv and dense kernels, ``*kernel`` variables of rank
+            >= 2) or ``"conv"`` (convolution kernels only, as Chen et al.'s code; see
+            ``is_conv_kernel``). Masks saved with one scope load into ``PruningMasks`` of the same
+            scope.
 
     Example:
         >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(1)])
@@ -172,13 +221,16 @@ class PruningMasks:
         0.2
     """
 
-    def __init__(self, model, include=None):
+    def __init__(self, model, include=None, prune_scope="all"):
         if not getattr(model, "built", False):
             raise ValueError(f"PruningMasks needs a built model; model {getattr(model, 'name', model)!r} is not built.")
         self.model = model
-        self._entries = prunable_kernels(model, include)
+        self.prune_scope = prune_scope if include is None else None
+        self._entries = prunable_kernels(model, include, prune_scope)
         if not self._entries:
-            raise ValueError(f"Model {model.name!r} has no prunable kernels (conv or dense kernels of rank >= 2).")
+            selected = {"all": "conv or dense kernels of rank >= 2", "conv": "conv kernels of rank >= 3"}
+            what = selected.get(self.prune_scope, "kernels selected by include")
+            raise ValueError(f"Model {model.name!r} has no prunable kernels ({what}).")
         self.constraints = []
         for owner, variable in self._entries:
             constraint = variable.constraint
@@ -234,17 +286,28 @@ class PruningMasks:
         for variable, constraint in zip(self.kernels, self.constraints):
             variable.assign(constraint(variable))
 
-    def prune(self, fraction=0.2):
+    def prune(self, fraction=0.2, rank_on=None):
         """One round of global magnitude pruning of ``fraction`` of the surviving weights.
 
         Args:
             fraction: share of the alive weights to remove, in [0, 1); the
                 ``round(fraction * alive)`` smallest ``|w|`` over all kernels together go.
+            rank_on: another ``PruningMasks`` whose kernels (same shapes, same order) give the
+                magnitudes, e.g. those of the EMA generator (Chen et al. take the ticket from
+                ``avg_gen_net``, the EMA generator); None ranks this model's own kernels.
 
         Returns:
             The number of weights removed in this round.
         """
-        weights = [keras.ops.convert_to_numpy(v) for v in self.kernels]
+        source = self if rank_on is None else rank_on
+        if not isinstance(source, PruningMasks):
+            raise ValueError(f"rank_on must be a PruningMasks or None. Received rank_on={rank_on!r}.")
+        shapes = [tuple(v.shape) for v in self.kernels]
+        if [tuple(v.shape) for v in source.kernels] != shapes:
+            raise ValueError(
+                f"rank_on's kernels {[tuple(v.shape) for v in source.kernels]} do not match this model's {shapes}."
+            )
+        weights = [keras.ops.convert_to_numpy(v) for v in source.kernels]
         old = self.masks
         new = pruning.global_magnitude_masks(weights, old, fraction)
         self.assign(new)

@@ -20,6 +20,9 @@ from tf_diffaug.lottery import pruning
 from tf_diffaug.lottery.masks import PruningMasks
 from tf_diffaug.lottery.rewind import TrainingSnapshot
 
+# Whose magnitudes rank the generator's weights in each IMP round (``find_ticket(rank_on=...)``).
+RANK_ON = ("generator", "ema")
+
 
 @dataclasses.dataclass
 class Ticket:
@@ -123,6 +126,8 @@ def find_ticket(
     include=None,
     callbacks=None,
     verbose=0,
+    prune_scope="all",
+    rank_on="generator",
 ):
     """Finds a sparse generator (and optionally discriminator) ticket by IMP, pruning in place.
 
@@ -154,9 +159,19 @@ def find_ticket(
             training it from where it is ("fine-tune", ``False``).
         reset_optimizers: rewind ``gan.g_optimizer`` (and ``gan.d_optimizer`` when D is reset) to
             their state at the snapshot, so each round starts with fresh Adam moments.
-        include: optional ``callable(variable) -> bool`` selecting the prunable kernels.
+        include: optional ``callable(variable) -> bool`` selecting the prunable kernels (instead
+            of ``prune_scope``).
         callbacks: Keras callbacks passed to every ``fit``.
         verbose: ``fit`` verbosity.
+        prune_scope: which kernels are pruned: ``"all"`` (default: conv and dense kernels) or
+            ``"conv"`` (convolutions only, G's first linear layer stays dense: Chen et al.'s
+            ``SNGAN/utils/utils.py`` ``pruning_generate`` l.22-33); see
+            ``td.lottery.masks.is_conv_kernel``. Reload saved masks with the same scope.
+        rank_on: whose magnitudes rank G's weights each round: ``"generator"`` (default) or
+            ``"ema"``, the EMA generator, as the authors' ticket (``train_impg_less.py`` prunes
+            ``avg_gen_net`` too and ``train_with_masks_adv_gd_less.py`` l.20-23, 92-93 applies
+            the masks of its ``avg_gen_state_dict`` to G and the EMA copy). The masks are then the
+            same for G and ``gan.ema_generator``; D is always ranked on itself.
 
     Returns:
         A ``Ticket`` with the masks and one metrics dict per round.
@@ -169,14 +184,18 @@ def find_ticket(
     fraction = pruning.check_fraction(fraction)
     steps_per_round = _check_positive_int(steps_per_round, "steps_per_round")
     rewind_step = _check_rewind(rewind, steps_per_round)
+    if rank_on not in RANK_ON:
+        raise ValueError(f"Unknown rank_on {rank_on!r}. Expected one of {list(RANK_ON)}.")
     g_opt, d_opt = _optimizers(gan, reset_optimizers)
     generator, discriminator = gan.generator, gan.discriminator
     ema = getattr(gan, "ema_generator", None)
     ema = None if ema is generator else ema
+    if rank_on == "ema" and ema is None:
+        raise ValueError("rank_on='ema' needs a GAN with an `ema_generator` other than its generator.")
 
-    g_masks = PruningMasks(generator, include=include)
-    d_masks = PruningMasks(discriminator, include=include) if prune_discriminator else None
-    ema_masks = PruningMasks(ema, include=include) if ema is not None else None
+    g_masks = PruningMasks(generator, include=include, prune_scope=prune_scope)
+    d_masks = PruningMasks(discriminator, include=include, prune_scope=prune_scope) if prune_discriminator else None
+    ema_masks = PruningMasks(ema, include=include, prune_scope=prune_scope) if ema is not None else None
     _retrace(gan)
     models = {"generator": generator, "discriminator": discriminator, "ema_generator": ema}
     optimizers = {"generator": g_opt, "discriminator": d_opt}
@@ -195,7 +214,7 @@ def find_ticket(
             logs = _fit(gan, dataset, steps_per_round - rewind_step, callbacks, verbose)
         else:
             logs = _fit(gan, dataset, steps_per_round, callbacks, verbose)
-        removed = g_masks.prune(fraction)
+        removed = g_masks.prune(fraction, rank_on=ema_masks if rank_on == "ema" else None)
         if d_masks is not None:
             d_masks.prune(fraction)
         snapshot.restore_model("generator", generator)
@@ -229,7 +248,10 @@ def train_ticket(gan, ticket, dataset, steps, epochs=1, callbacks=None, verbose=
     The networks are used as they are (``find_ticket`` leaves them rewound); the masks are
     re-applied first. A ticket found on another GAN instance of the same architecture (or a
     ``PruningMasks``/masks file loaded by the caller) is transferred onto ``gan``'s networks,
-    matched by kernel order and shape; then ``gan`` must already hold the rewound weights.
+    matched by kernel order and shape (with the masks' ``prune_scope``); then ``gan`` must already
+    hold the rewound weights. The GAN's train function is retraced when it was traced before, so a
+    GAN that was already fitted (its step traced without the mask constraints) keeps its pruned
+    weights at 0 too.
 
     Args:
         gan: the compiled GAN.
@@ -263,7 +285,7 @@ def _bind(gan, ticket):
             return None
         if masks.model is model:
             return masks
-        bound = PruningMasks(model)
+        bound = PruningMasks(model, prune_scope=masks.prune_scope or "all")
         bound.assign(masks.masks)
         return bound
 

@@ -67,6 +67,10 @@ class FIDCallback(keras.callbacks.Callback):
         resize: how images are resized to 299x299: "legacy_tensorflow" (default, the TF1 bilinear
             of the original graph, as the DiffAugment papers) or "clean" (clean-fid's PIL bicubic
             in float); see `tf_diffaug.metrics.resize`.
+        generator_training: sample with `model.generate(..., training=True)`: the EMA
+            generator's batch norms use each batch's statistics, as the official BigGAN-CIFAR code
+            samples `G_ema` in train mode (see `td.GAN.generate`). False (default): inference
+            mode, and `generate` is called without `training`.
 
     Example:
     >>> cb = FIDCallback(real_uint8, every_n_epochs=5, num_samples=2000,   # doctest: +SKIP
@@ -89,8 +93,11 @@ class FIDCallback(keras.callbacks.Callback):
         kid_subsets=100,
         fid_method="sqrtm",
         resize=DEFAULT_RESIZE,
+        generator_training=False,
     ):
         super().__init__()
+        if not isinstance(generator_training, bool):
+            raise ValueError(f"generator_training must be True or False, received {generator_training!r}.")
         for name, value in (
             ("every_n_epochs", every_n_epochs),
             ("num_samples", num_samples),
@@ -126,6 +133,7 @@ class FIDCallback(keras.callbacks.Callback):
         self.stats_path = stats_path
         self.kid_subsets = int(kid_subsets)
         self.fid_method = fid_method
+        self.generator_training = generator_training
         self._extractor = None
         self._writer = None
         self._steps = 0
@@ -158,11 +166,12 @@ class FIDCallback(keras.callbacks.Callback):
         return self._reference
 
     def generated_images(self):
-        """uint8 images from `model.generate(..., use_ema=True, seed=seed + chunk)`."""
+        """uint8 images from `model.generate(..., use_ema=True, seed=seed + chunk)` (and `training=True` if asked)."""
+        extra = {"training": True} if self.generator_training else {}
         chunks = []
         for i, start in enumerate(range(0, self.num_samples, self.batch_size)):
             n = min(self.batch_size, self.num_samples - start)
-            chunks.append(to_uint8(self.model.generate(n, use_ema=True, seed=self.seed + i)))
+            chunks.append(to_uint8(self.model.generate(n, use_ema=True, seed=self.seed + i, **extra)))
         return np.concatenate(chunks, axis=0)
 
     def evaluate(self):

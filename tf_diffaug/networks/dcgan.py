@@ -4,7 +4,8 @@ Radford, Metz, Chintala, "Unsupervised Representation Learning with Deep Convolu
 Adversarial Networks", ICLR 2016 (arXiv:1511.06434), in the layout of the PyTorch DCGAN example
 (pytorch/examples `dcgan/main.py`): G projects z to 4x4 and doubles the resolution with 4x4
 stride-2 transposed convolutions (BN + ReLU, tanh at the end, no biases); D mirrors it with 4x4
-stride-2 convolutions (LeakyReLU 0.2, BN from the second layer on). The reference's final 4x4
+stride-2 convolutions (LeakyReLU 0.2, BN from the second layer on). G's layer "g_stem" is the
+projection reshaped to 4x4 (before the first BN), "g_block1" the first ReLU's output. The reference's final 4x4
 valid convolution of D is a linear layer on the flattened 4x4 features (`d_features`) here.
 Weights ~ N(0, 0.02). With `width=64`, `latent_dim=100` at 64^2 the counts match the reference
 (docs/NETWORKS.md); the default `width=32` keeps a training step fast on CPU.
@@ -70,6 +71,7 @@ def build_dcgan(
     g_widths = [width * 2 ** (steps - 1 - i) for i in range(steps)]
     h = keras.layers.Dense(16 * g_widths[0], use_bias=False, kernel_initializer=init, name="project")(h)
     h = keras.layers.Reshape((4, 4, g_widths[0]), name="reshape")(h)
+    h = keras.layers.Identity(name="g_stem")(h)  # the stem output (AdvAug's default G layer)
     h = batch_norm("bn0")(h)
     h = keras.layers.ReLU(name="g_block1")(h)
     for i, filters in enumerate(g_widths[1:], start=1):

@@ -23,7 +23,9 @@ def get(name, resolution=32, channels=3, num_classes=None, **overrides):
     Generators take `z` [B, latent_dim] (and int32 `labels` [B] when `num_classes` is set, as
     inputs `[z, labels]`) and return NHWC images in [-1, 1]; discriminators take images (and
     labels) and return logits [B, 1]. D has a layer "d_features" (the penultimate feature
-    vector) and G a layer "g_block1" (output of the first block).
+    vector); G has a layer "g_stem" (the stem output before the first block: the linear layer
+    reshaped to the bottom resolution in DCGAN/SNGAN/BigGAN, the learned constant in StyleGAN2;
+    AdvAug's default G layer) and "g_block1" (the output of the first block).
 
     Args:
         name: architecture name, see :func:`available`.

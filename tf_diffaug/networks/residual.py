@@ -86,7 +86,8 @@ def residual_generator(
     """Builds the residual generator as a functional keras.Model.
 
     `widths` lists the channels at the bottom (input of block 1) followed by each block's output;
-    block i doubles the resolution. Conditioning (see ConditionalBatchNorm): with `num_classes` and
+    block i doubles the resolution. Layer "g_stem" is the linear layer's output reshaped to
+    `[bottom_width, bottom_width, widths[0]]` (the input of block 1), "g_block{i}" block i's output. Conditioning (see ConditionalBatchNorm): with `num_classes` and
     `shared_dim > 0` a shared embedding (concatenated with a z chunk when `hierarchical`) feeds
     every conditional BN; with `shared_dim` 0/None each BN owns embedding tables; unconditional and
     hierarchical: the BNs are conditioned on z chunks only; otherwise plain BN. `cbn_initializer`
@@ -156,6 +157,7 @@ def residual_generator(
         spectral_norm_enabled,
     )(z_first)
     h = keras.layers.Reshape((bottom_width, bottom_width, widths[0]), name="reshape")(h)
+    h = keras.layers.Identity(name="g_stem")(h)  # the stem output (AdvAug's default G layer)
     size = bottom_width
     for i in range(num_blocks):
         block, out_ch = f"g{i + 1}", widths[i + 1]

@@ -10,9 +10,11 @@ Widths: `nf(res) = min(2 * fmap_base // res, fmap_max)` (TF convention; stylegan
 dense layers (lr multiplier 0.01, leaky ReLU) -> w, broadcast to `num_ws = 2 log2(R) - 2`
 styles (style mixing when training) -> learned 4x4 constant -> per resolution two modulated 3x3
 convs (the first upsamples) with noise, and a ToRGB 1x1 modulated conv (no demodulation) whose
-outputs are upsampled and summed (skip architecture) -> tanh. Discriminator: FromRGB at the top
-resolution, residual blocks (two 3x3 convs, the second downsampling, and a 1x1 downsampling skip,
-both branches scaled by sqrt(0.5)), then minibatch stddev (group 4), 3x3 conv, dense, dense -> 1.
+outputs are upsampled and summed (skip architecture) -> tanh. Layer "g_stem" is the learned 4x4
+constant (the synthesis input: StyleGAN2 has no linear stem), "g_block1" the first 4x4 conv's
+output. Discriminator: FromRGB at the top resolution, residual blocks (two 3x3 convs, the second
+downsampling, and a 1x1 downsampling skip, both branches scaled by sqrt(0.5)), then minibatch
+stddev (group 4), 3x3 conv, dense, dense -> 1.
 
 Differences from the reference (documented in docs/NETWORKS.md): bilinear up / box-filter down
 sampling instead of the [1, 3, 3, 1] FIR filter; tanh on the output (the reference is linear) so
@@ -157,6 +159,7 @@ def build_stylegan2(
         return ModulatedConv2D(channels, 1, demodulate=False, style_index=index, activation="linear", name=name)
 
     x = ConstantInput(nf(4), name="const")(ws)
+    x = keras.layers.Identity(name="g_stem")(x)  # the synthesis input (AdvAug's default G layer)
     x = styled_conv(nf(4), 0, False, "b4_conv1")([x, ws])
     x = keras.layers.Identity(name="g_block1")(x)
     image = to_rgb(1, "b4_torgb")([x, ws])
