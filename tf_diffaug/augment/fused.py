@@ -105,9 +105,13 @@ class PortableKernel:
     @staticmethod
     def kept_mean(images, summed, shift):
         """Per-image mean of ``images`` over the output pixels ``shift`` keeps, [B, 1, 1, 1]."""
-        shape = (ops.shape(images)[0], images.shape[1], images.shape[2])
-        _, mask = spatial.gather_index_and_mask(shape, *shift)
-        return image_mean(images * ops.cast(mask, images.dtype))
+        summed = images if summed is None else summed  # one channel: the sum is the image
+        values = summed[..., 0]
+        if keras.backend.standardize_dtype(values.dtype) not in ("float32", "float64"):
+            values = ops.cast(values, "float32")
+        total = spatial.kept_sum(values, *shift)
+        n = images.shape[1] * images.shape[2] * images.shape[3]
+        return ops.cast(ops.reshape(total / n, (-1, 1, 1, 1)), images.dtype)
 
     @staticmethod
     def apply(images, summed, a, beta, offset, fill, shift):

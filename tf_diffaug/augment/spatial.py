@@ -15,6 +15,7 @@ op, runs through those fused maps and its gradient is that inverse shift, on eve
 scatter-add in the backward pass).
 """
 
+import keras
 from keras import ops
 
 
@@ -39,6 +40,42 @@ def _axis_terms(length, shift, start=None, size=None):
     return ops.clip(src, 0, length - 1), valid, cut
 
 
+def axis_terms(shape, offsets=None, centers=None, cutout_size=None):
+    """The separable pieces of ``S(offsets, centers)``: per axis, source index and 0/1 vectors.
+
+    Args:
+        shape: (B, H, W), H and W Python ints.
+        offsets, centers, cutout_size: as for ``shift_and_mask``.
+
+    Returns:
+        ``(rows, cols)``, each ``(source index [B, L] int32, valid [B, L] float32,
+        cut [B, L] float32 or None)``: the output keeps pixel ``(i, j)`` iff
+        ``valid_r[i] valid_c[j] (1 - cut_r[i] cut_c[j]) = 1``.
+    """
+    batch, height, width = shape
+    if offsets is None:
+        offsets = ops.zeros((batch, 2), dtype="int32")
+    offsets = ops.cast(offsets, "int32")
+    row_start = col_start = h = w = None
+    if centers is not None:
+        h, w = cutout_size
+        centers = ops.cast(centers, "int32")
+        row_start, col_start = centers[:, :1] - h // 2, centers[:, 1:] - w // 2
+    axes = []
+    for length, shift, start, size in ((height, offsets[:, :1], row_start, h), (width, offsets[:, 1:], col_start, w)):
+        src, valid, cut = _axis_terms(length, shift, start, size)
+        axes.append((src, ops.cast(valid, "float32"), None if cut is None else ops.cast(cut, "float32")))
+    return tuple(axes)
+
+
+def _keep(rows, cols):
+    """[B, H, W] float keep-mask from the separable pieces (products, no boolean logic per pixel)."""
+    keep = ops.expand_dims(rows[1], 2) * ops.expand_dims(cols[1], 1)
+    if rows[2] is not None:
+        keep = keep * (1.0 - ops.expand_dims(rows[2], 2) * ops.expand_dims(cols[2], 1))
+    return keep
+
+
 def gather_index_and_mask(shape, offsets=None, centers=None, cutout_size=None):
     """Flat gather indices and keep-mask of "translate by offsets, then cut out at centers".
 
@@ -54,25 +91,40 @@ def gather_index_and_mask(shape, offsets=None, centers=None, cutout_size=None):
         where it takes the fill value.
     """
     batch, height, width = shape
-    if offsets is None:
-        offsets = ops.zeros((batch, 2), dtype="int32")
-    offsets = ops.cast(offsets, "int32")
-    row_start = col_start = None
-    h = w = None
-    if centers is not None:
-        h, w = cutout_size
-        centers = ops.cast(centers, "int32")
-        row_start = centers[:, :1] - h // 2
-        col_start = centers[:, 1:] - w // 2
-    rows, rows_ok, rows_cut = _axis_terms(height, offsets[:, :1], row_start, h)
-    cols, cols_ok, cols_cut = _axis_terms(width, offsets[:, 1:], col_start, w)
+    rows, cols = axis_terms(shape, offsets, centers, cutout_size)
     base = ops.expand_dims(ops.arange(batch, dtype="int32") * height, 1)
-    index = ops.expand_dims((base + rows) * width, 2) + ops.expand_dims(cols, 1)
-    keep = ops.logical_and(ops.expand_dims(rows_ok, 2), ops.expand_dims(cols_ok, 1))
-    if centers is not None:
-        cut = ops.logical_and(ops.expand_dims(rows_cut, 2), ops.expand_dims(cols_cut, 1))
-        keep = ops.logical_and(keep, ops.logical_not(cut))
-    return ops.reshape(index, (-1,)), ops.expand_dims(ops.cast(keep, "float32"), -1)
+    index = ops.expand_dims((base + rows[0]) * width, 2) + ops.expand_dims(cols[0], 1)
+    return ops.reshape(index, (-1,)), ops.expand_dims(_keep(rows, cols), -1)
+
+
+def kept_sum(values, offsets=None, centers=None, cutout_size=None):
+    """``sum_ij keep[b, i, j] values[b, i, j]`` for [B, H, W] values, [B], without a full-size mask.
+
+    The keep-mask is ``v_r v_c^T - (v_r c_r) (v_c c_c)^T`` (valid and cut vectors per axis), so
+    the sum is two batched matrix-vector products: cheaper than a masked reduction, which XLA's CPU
+    backend runs with the mask recomputed per pixel.
+    """
+    shape = (ops.shape(values)[0], values.shape[1], values.shape[2])
+    rows, cols = axis_terms(shape, offsets, centers, cutout_size)
+    total = ops.sum(ops.einsum("bhw,bw->bh", values, cols[1]) * rows[1], axis=1)
+    if rows[2] is not None:
+        cut = ops.einsum("bhw,bw->bh", values, cols[1] * cols[2]) * (rows[1] * rows[2])
+        total = total - ops.sum(cut, axis=1)
+    return total
+
+
+def _take_rows(flat, index):
+    """``flat[index]`` for in-range indices (they are clipped by construction).
+
+    On JAX ``keras.ops.take`` is ``jnp.take(mode="fill")``, whose bounds checks and NaN fill make
+    XLA's CPU backend run two composed gathers (a map and its transpose in one ``jax.jit``)
+    about four times slower; the indices here never need them, so JAX uses ``mode="clip"``.
+    """
+    if keras.backend.backend() == "jax":
+        import jax.numpy as jnp  # only on the JAX backend
+
+        return jnp.take(flat, index, axis=0, mode="clip")
+    return ops.take(flat, index, axis=0)
 
 
 def masked_shift(images, offsets=None, centers=None, cutout_size=None, fill=None):
@@ -93,7 +145,7 @@ def masked_shift(images, offsets=None, centers=None, cutout_size=None, fill=None
     index, mask = gather_index_and_mask((batch, height, width), offsets, centers, cutout_size)
     mask = ops.cast(mask, images.dtype)
     flat = ops.reshape(images, (-1, images.shape[-1]))
-    out = ops.reshape(ops.take(flat, index, axis=0), ops.shape(images)) * mask
+    out = ops.reshape(_take_rows(flat, index), ops.shape(images)) * mask
     # kept pixels: x * 1 + fill * 0 == x exactly (moved values are bit-identical)
     return out if fill is None or (isinstance(fill, float) and fill == 0.0) else out + fill * (1.0 - mask)
 
