@@ -1,5 +1,6 @@
 """The TensorFlow-free split parser (`td.data.splits`) against tfds' own ReadInstruction."""
 
+import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
@@ -77,3 +78,27 @@ def test_dataset_size_of_builtin_and_folder(tmp_path):
     ]
     assert catalog.dataset_size(str(tmp_path), "train[:50%]") == 2
     assert catalog.dataset_size("no-such-set") is None
+
+
+def test_subset_indices_are_the_official_seeded_choice():
+    # DiffAugment BigGAN-CIFAR: RandomState(0).choice(50000, 5000, replace=False) (datasets.py l.316-321).
+    keep = splits.subset_indices(50_000, 5_000, seed=0)
+    drawn = np.random.RandomState(0).choice(50_000, 5_000, replace=False)
+    assert keep.tolist() == sorted(drawn.tolist()) and len(set(keep.tolist())) == 5_000
+    assert drawn[:3].tolist() == [11841, 19602, 45519] and int(keep.sum()) == 126_459_119
+    assert splits.subset_indices(50_000, 5_000, seed=1).tolist() != keep.tolist()
+    with pytest.raises(ValueError, match=r"subset_size must be an integer in \[1, 112\].*got 113"):
+        splits.subset_indices(112, 113)
+
+
+def test_load_subset_keeps_the_chosen_examples_in_order():
+    from tf_diffaug import data
+
+    everything = data.load_array("emoji-faces", resolution=16)
+    keep = splits.subset_indices(112, 10, seed=3)
+    picked = data.load_array("emoji-faces", resolution=16, subset_size=10, subset_seed=3)
+    np.testing.assert_array_equal(picked, everything[keep])
+    batches = list(data.load("emoji-faces", resolution=16, subset_size=10, subset_seed=3, batch_size=5, seed=0))
+    seen = np.concatenate([np.round((b.numpy() + 1) * 127.5) for b in batches]).astype(np.uint8)
+    # Shuffled, but exactly the chosen images: compare as sorted byte strings.
+    assert sorted(x.tobytes() for x in seen) == sorted(x.tobytes() for x in everything[keep])

@@ -24,12 +24,13 @@ Fashion-MNIST classes, a prepared tfds dataset's ``ClassLabel`` names).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 import tensorflow as tf
 
-from tf_diffaug.data import builtin, folder, tfds_source, transforms
+from tf_diffaug.data import builtin, folder, splits, tfds_source, transforms
 from tf_diffaug.data.source import Source, check_split
 
 BUILTIN_NAMES = (builtin.EMOJI_FACES, builtin.FASHION_MNIST)
@@ -140,12 +141,57 @@ def _preprocessed(source: Source, resolution: int, channels, crop="center", alph
     return source.dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE)
 
 
+def subset(source: Source, subset_size, seed=0) -> Source:
+    """The examples of `source` that a seeded random subset keeps (``splits.subset_indices``).
+
+    Indices refer to the source's original order: its ``original_index`` (a tfds ``id`` such as
+    ``"train_01234"``) when it has one, else the position in the source. The kept examples stay
+    in the source's order.
+
+    Example:
+        >>> faces = open_source("emoji-faces", resolution=32)
+        >>> subset(faces, 10, seed=0).num_examples
+        10
+    """
+    keep = splits.subset_indices(source.num_examples, subset_size, seed)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(keep), tf.ones(len(keep), tf.int64)), default_value=0
+    )
+    index = source.original_index
+    if index is None:
+        index = tf.data.Dataset.range(source.num_examples)
+    pairs = tf.data.Dataset.zip((source.dataset, index))
+
+    def kept_example(pair, i):
+        return table.lookup(i) > 0
+
+    def example(pair, i):
+        return pair
+
+    kept = pairs.filter(kept_example).map(example)
+    return dataclasses.replace(
+        source, dataset=kept.apply(tf.data.experimental.assert_cardinality(len(keep))), num_examples=len(keep)
+    )
+
+
 def _open_checked(
-    name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+    name_or_path,
+    split,
+    resolution,
+    channels,
+    with_labels,
+    data_dir,
+    download,
+    crop,
+    alpha_background,
+    subset_size=None,
+    subset_seed=0,
 ) -> Source:
     source = open_source(
         name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
     )
+    if subset_size is not None:
+        source = subset(source, subset_size, subset_seed)
     if with_labels and not source.has_labels:
         raise ValueError(
             f"with_labels=True but dataset {source.name!r} has no class labels. Use with_labels=False, "
@@ -183,6 +229,8 @@ def load(
     cache=True,
     crop="center",
     alpha_background="white",
+    subset_size=None,
+    subset_seed=0,
 ) -> tf.data.Dataset:
     """Loads an image dataset as a ``tf.data.Dataset`` of float32 NHWC images in [-1, 1].
 
@@ -221,6 +269,10 @@ def load(
         alpha_background: ``"white"`` (default) or ``"black"``: the colour transparent pixels
             (RGBA, grey + alpha, palette transparency) are composited on, and of "pad" margins.
             The embedded emoji faces are stored on white and accept only "white".
+        subset_size: None (every example of `split`), or keep a seeded random subset of this many
+            examples of it (``splits.subset_indices``: the official DiffAugment CIFAR-10 10 % / 20 %
+            subsets are ``split="train", subset_size=5000 / 10000, subset_seed=0``).
+        subset_seed: seed of that subset.
 
     Returns:
         A dataset of images ``[resolution, resolution, C]`` (``[B, ...]`` when batched), float32 in
@@ -237,7 +289,17 @@ def load(
     """
     _check_arguments(split, resolution, channels, batch_size, repeat, crop, alpha_background)
     source = _open_checked(
-        name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+        name_or_path,
+        split,
+        resolution,
+        channels,
+        with_labels,
+        data_dir,
+        download,
+        crop,
+        alpha_background,
+        subset_size,
+        subset_seed,
     )
     if batch_size is not None and drop_remainder and batch_size > source.num_examples:
         raise ValueError(
@@ -278,6 +340,8 @@ def load_array(
     download=False,
     crop="center",
     alpha_background="white",
+    subset_size=None,
+    subset_seed=0,
 ):
     """Loads a dataset as one uint8 NumPy array, in the source's order (no shuffle, no flips).
 
@@ -285,8 +349,8 @@ def load_array(
     this is the array to compute FID reference statistics from.
 
     Args:
-        name_or_path, split, resolution, channels, data_dir, download, crop, alpha_background: as
-            in ``load``.
+        name_or_path, split, resolution, channels, data_dir, download, crop, alpha_background,
+            subset_size, subset_seed: as in ``load``.
         with_labels: also return the int64 labels.
 
     Returns:
@@ -298,7 +362,17 @@ def load_array(
     """
     _check_arguments(split, resolution, channels, None, False, crop, alpha_background)
     source = _open_checked(
-        name_or_path, split, resolution, channels, with_labels, data_dir, download, crop, alpha_background
+        name_or_path,
+        split,
+        resolution,
+        channels,
+        with_labels,
+        data_dir,
+        download,
+        crop,
+        alpha_background,
+        subset_size,
+        subset_seed,
     )
     images, labels = [], []
     preprocessed = _preprocessed(source, resolution, channels, crop, alpha_background)

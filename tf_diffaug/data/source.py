@@ -38,6 +38,9 @@ class Source:
         uniform_size: whether all images have the same size (then preprocessing may run batched).
         class_names: names of the labels 0, 1, ... when known (class sub-folders of a folder).
         report: for a folder, its ``folder.FolderReport`` (images used, files skipped), else None.
+        original_index: None, or a ``tf.data.Dataset`` of int64 indices aligned with `dataset`:
+            each example's index in the dataset's original order (a tfds ``id`` feature such as
+            ``"train_01234"``), used by seeded subsets. None means the position in `dataset`.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Source:
     uniform_size: bool
     class_names: tuple = ()
     report: object = None
+    original_index: object = None
 
     @classmethod
     def from_arrays(cls, name: str, images: np.ndarray, labels: np.ndarray | None) -> Source:

@@ -132,6 +132,14 @@ def open_tfds(name: str, split, data_dir=None, download: bool = False, builder=N
         return image, label
 
     dataset = builder.as_dataset(split=split, shuffle_files=False)
+    original_index = None
+    if "id" in info.features and isinstance(info.features["id"], tfds.features.Text):
+        # e.g. cifar10 "train_16399": the example's index in the original files (tfds stores
+        # the examples in another order), which is what seeded subsets of the papers index.
+        original_index = dataset.map(
+            lambda example: tf.strings.to_number(tf.strings.split(example["id"], "_")[-1], tf.int64),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
     dataset = dataset.map(pick, num_parallel_calls=tf.data.AUTOTUNE)
     uniform = shape is not None and None not in tuple(shape)
-    return Source(name, dataset, int(num_examples), label_key is not None, bool(uniform))
+    return Source(name, dataset, int(num_examples), label_key is not None, bool(uniform), original_index=original_index)
