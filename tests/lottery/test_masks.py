@@ -175,3 +175,64 @@ def test_masks_file_round_trip_by_name_and_by_order(tmp_path):
             np.testing.assert_array_equal(a, b)
         for mask, kernel in zip(loaded.masks, _kernels(loaded)):
             assert np.all(kernel[mask == 0] == 0.0) and np.all(kernel[mask == 1] != 0.0)
+
+
+def _conv_kernels_by_layer_type(model):
+    """Kernel paths of the convolution layers, found by layer class (not by rank)."""
+    from tf_diffaug.networks.equalized import EqualizedConv2D
+    from tf_diffaug.networks.style_blocks import ModulatedConv2D
+
+    convs = (keras.layers.Conv2D, keras.layers.Conv2DTranspose, EqualizedConv2D, ModulatedConv2D)
+    return sorted(layer.kernel.path for layer in model._flatten_layers(include_self=False) if isinstance(layer, convs))
+
+
+def test_prune_scope_conv_selects_convolution_kernels_only():
+    # Chen et al. prune nn.Conv2d / nn.ConvTranspose2d weights only (SNGAN/utils/utils.py pruning_generate).
+    conv = PruningMasks(_model(), prune_scope="conv")
+    assert conv.names == ["conv/kernel", "sn/sn_conv/kernel"] and conv.prune_scope == "conv"
+    assert conv.counts() == (0, 3 * 3 * 2 * 5 + 5 * 3)
+    assert PruningMasks(_model(seed=4)).prune_scope == "all"
+    with pytest.raises(ValueError, match=r"Unknown prune_scope 'dense'. Expected one of \['all', 'conv'\]"):
+        PruningMasks(_model(), prune_scope="dense")
+    with pytest.raises(ValueError, match=r"Pass include= or prune_scope=, not both"):
+        PruningMasks(_model(), include=lambda v: True, prune_scope="conv")
+    with pytest.raises(ValueError, match=r"no prunable kernels \(conv kernels of rank >= 3\)"):
+        PruningMasks(keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)]), prune_scope="conv")
+
+
+@pytest.mark.parametrize(
+    "name, overrides, first_dense",
+    [
+        ("dcgan", {"width": 4}, "project"),
+        ("sngan", {"g_width": 16, "d_width": 16}, "linear"),
+        ("biggan", {"ch": 8, "attention_resolution": 16}, "linear"),
+        ("stylegan2", {"fmap_base": 256, "fmap_max": 16, "w_dim": 16, "mapping_layers": 2}, "mapping0"),
+    ],
+)
+def test_prune_scope_conv_on_every_architecture_leaves_the_dense_layers_dense(name, overrides, first_dense):
+    import tf_diffaug as td
+
+    generator, discriminator = td.networks.get(name, resolution=32, num_classes=3, **overrides)
+    for model in (generator, discriminator):
+        conv = PruningMasks(model, prune_scope="conv")
+        assert sorted(conv.names) == _conv_kernels_by_layer_type(model)
+        dense = set(PruningMasks(model).names) - set(conv.names)
+        assert dense and all(len(v.shape) == 2 for v in PruningMasks(model).kernels if v.path in dense)
+    assert any(f"{first_dense}/kernel" in n for n in PruningMasks(generator).names)
+    assert not any(f"{first_dense}/kernel" in n for n in PruningMasks(generator, prune_scope="conv").names)
+
+
+def test_prune_ranked_on_another_models_kernels():
+    # rank_on: the EMA generator's magnitudes choose the generator's pruned weights.
+    model, other = _model(seed=1), _model(name="ema", seed=7)
+    masks, ranking = PruningMasks(model), PruningMasks(other)
+    expected = global_magnitude_masks(_kernels(ranking), ranking.masks, 0.3)
+    own = global_magnitude_masks(_kernels(masks), masks.masks, 0.3)
+    removed = masks.prune(0.3, rank_on=ranking)
+    assert removed == round(0.3 * masks.counts()[1])
+    for got, want in zip(masks.masks, expected):
+        np.testing.assert_array_equal(got, want)
+    assert not all(np.array_equal(a, b) for a, b in zip(expected, own))  # the ranking mattered
+    assert all(np.all(m == 1) for m in ranking.masks)  # the ranking model is not pruned by it
+    with pytest.raises(ValueError, match=r"rank_on's kernels .* do not match"):
+        masks.prune(0.1, rank_on=PruningMasks(_model(), prune_scope="conv"))

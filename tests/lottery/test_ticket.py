@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.helpers import lottery_toy_gan  # a minimal GAN with td.GAN's attribute names
 from tf_diffaug.lottery import PruningMasks, find_ticket, train_ticket
@@ -254,3 +255,97 @@ def test_late_rewinding_rewinds_the_gan_step_counter_and_adaptive_p():
     assert int(gan.step_counter) == 1  # ...and everything is back at the snapshot of step 1
     assert float(augment.p.numpy()) == record.seen[0][1]
     assert float(gan.lecam.anchor_real.numpy()) == record.seen[0][2]
+
+
+def _td_gan(seed, ema_decay=0.9):
+    import tf_diffaug as td
+
+    generator, discriminator = lottery_toy_gan.make_networks(seed=seed)
+    gan = td.GAN(generator, discriminator, latent_dim=lottery_toy_gan.LATENT, ema_decay=ema_decay, seed=seed)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2), loss="hinge")
+    return gan
+
+
+def test_train_ticket_on_an_already_fitted_gan_keeps_pruned_weights_zero(monkeypatch):
+    # fit() traced the step before any mask constraint existed; train_ticket must retrace it.
+    from tf_diffaug.lottery import ticket as ticket_lib
+
+    def pruned_values(retrace):
+        gan = _td_gan(seed=30)
+        gan.fit(lottery_toy_gan.make_dataset(seed=30), steps_per_epoch=2, epochs=1, verbose=0)
+        assert gan.train_function is not None  # traced
+        masks = PruningMasks(gan.generator)
+        masks.prune(0.5)
+        with monkeypatch.context() as patch:
+            if not retrace:
+                patch.setattr(ticket_lib, "_retrace", lambda gan: None)
+            train_ticket(gan, masks, lottery_toy_gan.make_dataset(seed=31), steps=3)
+        values = []
+        for model in (gan.generator, gan.ema_generator):
+            weights = model.get_weights()
+            values += [weights[i][m == 0] for i, m in zip(_kernel_indices(model), masks.masks)]
+        return np.concatenate(values)
+
+    assert np.all(pruned_values(retrace=True) == 0.0)
+    assert np.count_nonzero(pruned_values(retrace=False)) > 0  # control: the stale trace revives them
+
+
+def test_rank_on_ema_takes_the_masks_from_the_ema_generator():
+    # Chen et al.'s ticket is the EMA generator's (train_with_masks_adv_gd_less.py loads the masks of
+    # avg_gen_state_dict into G and G_ema): after a round, G's masks are the global magnitude masks of
+    # the EMA kernels at the end of that round, and the EMA copy gets the same masks.
+    from tf_diffaug.lottery import global_magnitude_masks
+
+    gan = _td_gan(seed=32, ema_decay=0.5)
+
+    class EMARecorder(keras.callbacks.Callback):
+        kernels = []
+
+        def on_train_end(self, logs=None):
+            weights = gan.ema_generator.get_weights()
+            self.kernels.append([weights[i] for i in _kernel_indices(gan.ema_generator)])
+
+    recorder = EMARecorder()
+    ticket = find_ticket(
+        gan, lottery_toy_gan.make_dataset(seed=32), rounds=1, steps_per_round=3, rank_on="ema", callbacks=[recorder]
+    )
+    ema_kernels = recorder.kernels[-1]
+    expected = global_magnitude_masks(ema_kernels, [np.ones_like(k) for k in ema_kernels], 0.2)
+    for got, ema_got, want in zip(ticket.generator_masks.masks, ticket.ema_masks.masks, expected):
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(ema_got, want)
+    with pytest.raises(ValueError, match=r"Unknown rank_on 'avg'. Expected one of \['generator', 'ema'\]"):
+        find_ticket(gan, lottery_toy_gan.make_dataset(), rounds=1, rank_on="avg")
+
+
+def test_rank_on_ema_differs_from_ranking_the_generator():
+    def masks(rank_on):
+        gan = _td_gan(seed=33, ema_decay=0.5)
+        return find_ticket(
+            gan, lottery_toy_gan.make_dataset(seed=33), rounds=1, steps_per_round=3, rank_on=rank_on
+        ).generator_masks.masks
+
+    assert not all(np.array_equal(a, b) for a, b in zip(masks("ema"), masks("generator")))
+
+
+def test_prune_scope_conv_leaves_the_generators_linear_layer_dense():
+    import tf_diffaug as td
+
+    generator, discriminator = td.networks.get("dcgan", resolution=32, channels=1, width=2, latent_dim=8)
+    gan = td.GAN(generator, discriminator, latent_dim=8, seed=34)
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-2), d_optimizer=keras.optimizers.Adam(1e-2))
+    images = np.random.default_rng(34).uniform(-1, 1, (8, 32, 32, 1)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices(images).batch(4, drop_remainder=True).repeat()
+    ticket = find_ticket(gan, data, rounds=1, steps_per_round=1, prune_scope="conv", prune_discriminator=True)
+    for masks, model in ((ticket.generator_masks, generator), (ticket.discriminator_masks, discriminator)):
+        assert masks.model is model and masks.prune_scope == "conv" and all(len(v.shape) == 4 for v in masks.kernels)
+        conv_total = sum(int(np.prod(v.shape)) for v in masks.kernels)
+        zeros = sum(int(np.sum(keras.ops.convert_to_numpy(v) == 0)) for v in masks.kernels)
+        assert zeros == round(0.2 * conv_total)  # 20 % of the conv weights, ranked among themselves
+    for name in ("project", "linear"):  # G's stem and D's head: dense and untouched
+        kernel = (generator if name == "project" else discriminator).get_layer(name).kernel
+        assert np.count_nonzero(keras.ops.convert_to_numpy(kernel)) == int(np.prod(kernel.shape))
+    train_ticket(gan, ticket, data, steps=1)
+    for masks in (ticket.generator_masks, ticket.ema_masks):
+        for variable, mask in zip(masks.kernels, masks.masks):
+            assert np.all(keras.ops.convert_to_numpy(variable)[mask == 0] == 0.0)

@@ -133,3 +133,36 @@ def test_fid_callback_clean_mode_resizes_real_and_generated_images_alike(extract
     assert callback.reference_statistics().metadata == {"resize": "clean"}
     legacy = extractor(real)
     assert not np.allclose(callback.reference_statistics().mu, legacy.mean(0), atol=1e-3)
+
+
+def test_generator_training_samples_the_ema_generator_with_batch_statistics():
+    # BigGAN-CIFAR samples G_ema in train mode; generator_training=True passes training=True to
+    # generate: the images equal the EMA generator run in training mode on each chunk's latents.
+    import tf_diffaug as td
+
+    z = keras.Input((LATENT,))
+    h = keras.layers.BatchNormalization(name="bn")(keras.layers.Dense(4 * 4 * 3, name="dense")(z))
+    generator = keras.Model(z, keras.layers.Reshape((4, 4, 3))(keras.ops.tanh(h)))
+    x = keras.Input((4, 4, 3))
+    discriminator = keras.Model(x, keras.layers.Dense(1)(keras.layers.Flatten()(x)))
+    gan = td.GAN(generator, discriminator, latent_dim=LATENT)
+    bn = gan.ema_generator.get_layer("bn")
+    bn.moving_mean.assign(np.full(48, 0.4, "float32"))  # moving statistics far from any batch's
+    bn.moving_variance.assign(np.full(48, 9.0, "float32"))
+    real = np.zeros((4, 4, 4, 3), np.uint8)
+    images = {}
+    for mode in (False, True):
+        callback = FIDCallback(real, num_samples=8, batch_size=4, seed=5, generator_training=mode)
+        callback.set_model(gan)
+        images[mode] = callback.generated_images()
+    dense = gan.ema_generator.get_layer("dense")
+    expected = []
+    for i in range(2):  # seeds 5 and 6, one chunk of 4 each
+        y = keras.ops.convert_to_numpy(dense(keras.random.normal((4, LATENT), seed=5 + i))).astype(np.float64)
+        normalized = (y - y.mean(0)) / np.sqrt(y.var(0) + bn.epsilon)
+        expected.append(to_uint8(np.tanh(normalized).reshape(4, 4, 4, 3)))
+    expected = np.concatenate(expected)
+    assert np.abs(images[True].astype(int) - expected.astype(int)).max() <= 1  # rounding at .5 only
+    assert np.abs(images[False].astype(int) - expected.astype(int)).max() > 10  # inference mode differs
+    with pytest.raises(ValueError, match=r"generator_training must be True or False, received 'yes'"):
+        FIDCallback(real, generator_training="yes")

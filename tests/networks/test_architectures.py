@@ -257,3 +257,42 @@ def test_clone_model_with_copied_weights_is_identical(name, num_classes):
         keras.ops.convert_to_numpy(clone(inputs)), keras.ops.convert_to_numpy(generator(inputs))
     )
     assert [v.path.split("/")[-1] for v in clone.weights] == [v.path.split("/")[-1] for v in generator.weights]
+
+
+def _stem_numpy(name, generator, z, labels):
+    """The stem output from the weights: the linear layer reshaped to 4x4 (the constant in StyleGAN2)."""
+    if name == "stylegan2":
+        const = generator.get_layer("const").const.numpy()
+        return np.broadcast_to(const[None], (len(z),) + const.shape)
+    if name == "dcgan":
+        h = z
+        if labels is not None:
+            h = np.concatenate([z, generator.get_layer("label_embedding").embeddings.numpy()[labels]], axis=1)
+        flat = h @ generator.get_layer("project").kernel.numpy()
+    else:
+        linear = generator.get_layer("sn_linear").layer if name == "biggan" else generator.get_layer("linear")
+        h = z[:, : linear.kernel.shape[0]]  # BigGAN's hierarchical latent: the first chunk feeds the linear layer
+        flat = h @ linear.kernel.numpy() + linear.bias.numpy()
+    return flat.reshape(len(z), 4, 4, -1)
+
+
+@pytest.mark.parametrize(
+    "name, num_classes", [("dcgan", None), ("dcgan", 3), ("sngan", None), ("biggan", 3), ("stylegan2", None)]
+)
+def test_g_stem_is_the_stem_output_and_the_advaug_split_reproduces_the_generator(name, num_classes):
+    # Chen et al.'s AdvAug perturbs G at l1(z).view(...) (SNGAN/functions_adv.py, only_l1=True).
+    from tf_diffaug.gan.advaug import bind_tail, split_model
+
+    generator, discriminator = build(name, 32, num_classes=num_classes)
+    z = latents(3, seed=4)
+    labels = None if num_classes is None else np.array([0, 2, 1], "int32")
+    inputs = z if labels is None else [z, labels]
+    head, tail = split_model(generator, "g_stem")
+    stem = keras.ops.convert_to_numpy(head(inputs))
+    np.testing.assert_allclose(stem, _stem_numpy(name, generator, z, labels), rtol=1e-5, atol=1e-5)
+    images = bind_tail(generator, tail, inputs)(stem)
+    np.testing.assert_allclose(images, generator(inputs), rtol=1e-5, atol=1e-5)
+    block1 = generator.get_layer("g_block1").output
+    assert generator.get_layer("g_stem").output is not block1  # a different layer from the first block's output
+    gan = td.GAN(generator, discriminator, latent_dim=128, num_classes=num_classes, advaug_gamma=0.01)
+    assert gan.feature_perturbation.advaug.g_head.layers[-1].name == "g_stem"

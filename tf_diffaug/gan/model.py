@@ -392,8 +392,9 @@ class GAN(GANTrainStep, keras.Model):
                 mixing and random noise, spectral-norm power iterations). The network's
                 variables are restored after every batch (moving statistics, spectral-norm
                 vectors and the kernels Keras' `SpectralNormalization` rewrites in training
-                mode; not the random-number states), so sampling leaves training untouched.
-                False (default): inference mode.
+                mode; not the random-number states), so sampling leaves training untouched. The
+                frozen EMA copy (`trainable=False`, under which Keras' batch norm always reads its
+                moving statistics) is unfrozen for the call. False (default): inference mode.
 
         Returns:
             `np.ndarray` float32 `[n, H, W, C]`.
@@ -413,18 +414,26 @@ class GAN(GANTrainStep, keras.Model):
             labels = labels.astype("int32")
         elif labels is not None:
             raise ValueError("labels were given but the GAN is unconditional (num_classes=None).")
-        state = []
+        state, frozen = [], []
         if training:  # every variable but the random-number states (each batch draws anew)
             random = {id(v) for v in saved_state.random_states(network)}
             state = [(v, keras.ops.convert_to_numpy(v)) for v in network.variables if id(v) not in random]
+            # Keras' batch norm uses batch statistics only when trainable: unfreeze each layer for the call.
+            frozen = [layer for layer in network._flatten_layers(include_self=True) if not layer.trainable]
+            for layer in frozen:
+                layer.trainable = True
         chunks = []
-        for start in range(0, int(n), batch_size):
-            z_chunk = z[start : start + batch_size]
-            inputs = z_chunk if labels is None else [z_chunk, tf.constant(labels[start : start + batch_size])]
-            images = network(inputs, training=bool(training))
-            chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
-            for variable, value in state:
-                variable.assign(value)
+        try:
+            for start in range(0, int(n), batch_size):
+                z_chunk = z[start : start + batch_size]
+                inputs = z_chunk if labels is None else [z_chunk, tf.constant(labels[start : start + batch_size])]
+                images = network(inputs, training=bool(training))
+                chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
+                for variable, value in state:
+                    variable.assign(value)
+        finally:
+            for layer in frozen:
+                layer.trainable = False
         if not chunks:
             return np.zeros((0,) + tuple(network.outputs[0].shape[1:]), np.float32)
         return np.concatenate(chunks, axis=0)
