@@ -5,8 +5,9 @@ as `tests.helpers`.
 
 Usage:
     python distributed_worker.py mirrored OUT.npz
-        one training step on 2 MirroredStrategy replicas (2 logical CPUs) and on one device with
-        the same global batch; saves both states.
+        one training step (d_steps=2: each D update on its strided slice of the 8 reals, 4 global,
+        2 per replica) on 2 MirroredStrategy replicas (2 logical CPUs) and on one device with the
+        same global element; saves both states.
     python distributed_worker.py advaug OUT.npz
         the same with AdvAug (advaug_gamma=0.05), DiffAugment and a class-conditional G and D.
     python distributed_worker.py multiworker OUT.npz      (TF_CONFIG set by the caller)
@@ -72,13 +73,14 @@ def state(gan, prefix):
 
 
 if MODE == "mirrored":
-    # Random per-sample gate and noise: each replica applies its slice of the global-batch draw.
+    # Random per-sample gate and noise: each replica applies its slice of the global-batch draw. No
+    # shift: D's logits of reals 3 and 7 (the second D update's slice) stay negative, so r_t < 1.
     def augment():
-        layer = h.Gated(noise=0.2, shift=0.25, seed=1)
+        layer = h.Gated(noise=0.2, seed=1)
         layer.p.assign(0.7)
         return layer
 
-    # ada_target=1 > r_t: p goes down by (global images = 8) / 100 after the step.
+    # ada_target=1 > r_t: p goes down by (global images consumed = 2 D updates x 4) / 100 after the step.
     single = build(augment(), ada_target=1.0)
     single_logs = fit(single, dataset(8, 8), epochs=1)
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
