@@ -154,7 +154,7 @@ def _tensorflow_shape(args, batch, size, official):
         variants["official"] = lambda v: official.DiffAugment(v, policy=POLICY)
 
     def step_of(apply):
-        @tf.function
+        @tf.function(autograph=False)
         def step(v):
             with tf.GradientTape() as tape:
                 tape.watch(v)

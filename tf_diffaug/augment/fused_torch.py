@@ -13,12 +13,14 @@ axis several times slower). ``S(a x + beta sum_c x + offset)`` with fill ``f`` i
 
 1. the cutout folded into per-pixel coefficients: in the source frame (the rectangle moved by
    ``-offsets``) the coefficient ``a`` becomes 0 and the offset becomes ``f``;
-2. one strided ``addcmul`` writing the result into the interior of a buffer of shape
-   ``[B, C * H + 1, W + p]`` whose ``p`` padding columns (shared by neighbouring rows) and last
-   row hold ``f``, ``p`` the largest horizontal shift;
-3. one ``index_select`` of contiguous rows of ``W`` values from that buffer: row ``(b, c, i)``
-   starts at source row ``i - dy``, column ``p - dx``, or at the fill row when ``i - dy`` lies
-   outside the image. This is a memcpy per row, and it leaves the output planar and contiguous
+2. one strided ``addcmul`` writing the result into the interior of a buffer of rows of
+   ``W + p_x`` values: ``p_y`` fill rows, then per channel ``H`` image rows followed by ``p_y``
+   fill rows, and one last fill row; ``p_x`` fill columns sit before each row's ``W`` values (so
+   they also follow the previous row's). ``p_y, p_x`` are the largest ``|dy|, |dx|`` of the batch
+   (one small host read), and only these pad cells are filled;
+3. one ``index_select`` of rows of ``W`` values from that buffer: output row ``(b, c, i)`` is the
+   window starting at source row ``i - dy``, column ``p_x - dx`` (a fill row when ``i - dy`` lies
+   outside the image). That is a memcpy per row, and it leaves the output planar and contiguous
    (the returned NHWC tensor is a permuted view of it, as the official ``DiffAugment_pytorch``
    returns for channels-last input).
 
@@ -126,7 +128,7 @@ class _Shift:
             intervals += [(height, height), (width, width)]
         table, low, high, base = _interval_table(tuple(intervals), self.dtype, self.device)
         index = torch.clamp(torch.cat(starts, 1), low, high).add_(base)
-        inside = table.index_select(0, index.view(-1)).view(self.batch, len(intervals), -1)
+        inside = table.index_select(0, index.view(-1)).view(self.batch, len(intervals), table.shape[1])
         pairs = {name: (inside[:, 2 * j, :height], inside[:, 2 * j + 1, :width]) for j, name in enumerate(names)}
         pairs.setdefault("output_cut", pairs.get("source_cut"))
         return pairs
@@ -150,10 +152,9 @@ class _Shift:
         if self.transpose_of is not None:  # |offsets| is the same: so is the layout
             return self.transpose_of._layout
         batch, channels, height, width, device = self.batch, self.channels, self.height, self.width, self.device
-        if device.type == "cpu":  # pad just enough: one small host read
-            pad_y, pad_x = (min(int(v), n) for v, n in zip(self.offsets.abs().amax(0).tolist(), (height, width)))
-        else:  # no device sync: pad for any shift (|d| >= size reads fill only, as |d| = size)
-            pad_y, pad_x = height, width
+        # pad just enough (one small host read); |d| >= size reads fill only, as |d| = size does
+        largest = self.offsets.abs().amax(0).tolist() if batch else [0, 0]
+        pad_y, pad_x = (min(int(v), n) for v, n in zip(largest, (height, width)))
         stride, plane = width + pad_x, height + pad_y
         # rows: pad_y fill rows, per channel H image rows followed by pad_y fill rows, and one
         # more fill row that the last row's window runs into (up to pad_x values)
@@ -319,6 +320,8 @@ def bind():
         device = images.device
         color = None if color is None else tuple(_tensor(v, device) for v in color)
         params = (color, _tensor(offsets, device), _tensor(centers, device))
+        if images.numel() == 0:  # nothing to move (and no buffer to gather rows from)
+            return images * 1.0
         size = None if cutout_size is None else tuple(int(v) for v in cutout_size)
         prepared = fused.prepare(TorchKernel, images, *params, size)
         return _Forward.apply(images, prepared, float(fill))
