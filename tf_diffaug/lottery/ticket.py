@@ -108,8 +108,15 @@ def _training_state(gan, models):
     ]
 
 
+def _shuffle(dataset):
+    """`fit`'s `shuffle`: False for a tf.data pipeline (it shuffles itself; True only makes Keras warn)."""
+    return not type(dataset).__module__.startswith("tensorflow")
+
+
 def _fit(gan, dataset, steps, callbacks, verbose):
-    history = gan.fit(dataset, steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=verbose)
+    history = gan.fit(
+        dataset, steps_per_epoch=steps, epochs=1, callbacks=callbacks, verbose=verbose, shuffle=_shuffle(dataset)
+    )
     return {key: float(values[-1]) for key, values in history.history.items() if len(values)}
 
 
@@ -274,7 +281,9 @@ def train_ticket(gan, ticket, dataset, steps, epochs=1, callbacks=None, verbose=
     ticket = _bind(gan, ticket)
     ticket.apply()
     _retrace(gan)
-    return gan.fit(dataset, steps_per_epoch=steps, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    return gan.fit(
+        dataset, steps_per_epoch=steps, epochs=epochs, callbacks=callbacks, verbose=verbose, shuffle=_shuffle(dataset)
+    )
 
 
 def _bind(gan, ticket):
