@@ -229,7 +229,8 @@ class GANTrainStep:
 
         Raises:
             ValueError: (at trace time) when the element's static size is not a multiple of
-                `d_steps`; a dynamic size is checked by a `tf.debugging` assertion.
+                `d_steps`; a dynamic size is checked by a `tf.debugging` assertion (under XLA,
+                which ignores assertions, the remainder rows are dropped instead).
         """
         k = self.d_steps
         if k == 1:
@@ -241,12 +242,15 @@ class GANTrainStep:
         size = real.shape[0]
         if size is not None and size % k:
             raise ValueError(f"{message} Received a batch of {size} images, not a multiple of {k}.")
+        local_batch = tf.shape(real)[0] // k
         if size is None:
             check = tf.debugging.assert_equal(tf.shape(real)[0] % k, 0, message=message)
             with tf.control_dependencies([check]):
-                real = tf.identity(real)
+                # XLA drops assertions: there a remainder is dropped, so every slice has local_batch rows.
+                real = real[: local_batch * k]
+                real_labels = None if real_labels is None else real_labels[: local_batch * k]
         slices = [(real[i::k], None if real_labels is None else real_labels[i::k]) for i in range(k)]
-        return slices, tf.shape(real)[0] // k
+        return slices, local_batch
 
     def _generator_batch(self, d_local_batch):
         """`(local, global)` G batch: `g_batch_size` split over the replicas, or the D update's batch."""
