@@ -69,7 +69,20 @@ def axis_terms(shape, offsets=None, centers=None, cutout_size=None):
 
 
 def _keep(rows, cols):
-    """[B, H, W] float keep-mask from the separable pieces (products, no boolean logic per pixel)."""
+    """[B, H, W] float keep-mask from the separable pieces (products, no boolean logic per pixel).
+
+    On JAX the mask is a batched outer product (``einsum``, a dot): XLA's CPU backend keeps a dot's
+    result in memory, where it would recompute an elementwise mask inside every consumer (the
+    forward gather, the backward gather and the kept sum, fused into one loop), about 25% of the
+    JAX step. TensorFlow compiles the forward and backward maps separately and is faster with the
+    elementwise form.
+    """
+    if keras.backend.backend() == "jax":
+        if rows[2] is None:
+            return ops.einsum("bh,bw->bhw", rows[1], cols[1])
+        u = ops.stack([rows[1], -rows[1] * rows[2]], axis=2)
+        v = ops.stack([cols[1], cols[1] * cols[2]], axis=2)
+        return ops.einsum("bhk,bwk->bhw", u, v)
     keep = ops.expand_dims(rows[1], 2) * ops.expand_dims(cols[1], 1)
     if rows[2] is not None:
         keep = keep * (1.0 - ops.expand_dims(rows[2], 2) * ops.expand_dims(cols[2], 1))
