@@ -12,16 +12,22 @@ Flags left unset take the preset's value; set flags override it. Everything is v
 any work starts, and a bad value fails with one message naming it. The flags are generated from
 `tf_diffaug.experiment.schema`; all logic lives in `tf_diffaug.experiment`, this module only reads
 flags and the environment.
+
+Exit status: 0 when the run is complete (or the dry run found nothing wrong), 1 for a bad flag,
+data that cannot be opened or a run that diverged (a non-finite loss: the message names the step
+and the value; nothing of it is saved), 130 after SIGINT (Ctrl-C) and 143 after SIGTERM: the run
+finished its current step, wrote a checkpoint at it and printed the `--resume` command.
 """
 
 import json
 import os
+import shlex
 import sys
 
 from absl import app, flags
 
 from tf_diffaug.experiment import config as config_lib
-from tf_diffaug.experiment import schema, usage
+from tf_diffaug.experiment import run_dir, schema, usage
 
 from . import schema_flags  # relative: the folder is installed as `tf_diffaug_train`
 
@@ -42,7 +48,7 @@ COMMAND_FLAGS = (
     ("--config=PATH", "Start from a configuration file (a run's config.json, or any subset of the keys) instead of the preset's values; the file's 'preset' fills keys it lacks; flags still override it."),
     ("--workdir=PATH", "Folder of the numbered run folders NNNNN-<preset>/. [default: ./runs]"),
     ("--[no]resume", "Continue the latest run in --workdir from its last checkpoint; only the flags marked [resumable] may change."),
-    ("--[no]dry_run", "Print the resolved configuration (JSON, schema order) and exit without training."),
+    ("--[no]dry_run", "Print the resolved configuration (JSON, schema order), check that the data can be opened (its image count) and exit without training."),
     ("--[no]list_presets", "Print the presets with a one-line description each and exit."),
     ("--help, -h, --helpshort", "Print this text. --helpfull lists absl's own flags too."),
 )
@@ -80,6 +86,16 @@ def config_from_flags(flag_values=FLAGS, environ=os.environ):
         app.UsageError: naming the bad flag value.
     """
     overrides = overrides_from_flags(flag_values)
+    backend = environ.get("KERAS_BACKEND")
+    if backend and backend != "tensorflow":
+        raise app.UsageError(
+            f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (td.GAN's train step, "
+            "tf.distribute, tf.data). Run with KERAS_BACKEND=tensorflow, or unset it."
+        )
+    try:
+        run_dir.check_workdir(flag_values.workdir)
+    except ValueError as error:
+        raise app.UsageError(str(error)) from None
     preset = overrides.pop("preset", None)
     try:
         if flag_values.resume:
@@ -128,16 +144,43 @@ def main(argv):
         return None
     config = config_from_flags(FLAGS)
     if FLAGS.dry_run:
-        json.dump(schema.ordered(config), sys.stdout, indent=2)
-        action = "resume the latest run in" if FLAGS.resume else "write a new folder in"
-        sys.stdout.write(f"\nDry run: nothing trained; a run would {action} {os.path.abspath(FLAGS.workdir)}\n")
-        return config
-    from tf_diffaug.experiment import driver
+        return dry_run(config)
+    from tf_diffaug.experiment import driver, faults
 
     try:
         return driver.run(config, FLAGS.workdir, resume=FLAGS.resume)
     except driver.RunSetupError as error:  # bad dataset / network options: a usage error, no traceback
         raise app.UsageError(str(error)) from None
+    except faults.TrainingInterrupted as stop:
+        resume = f"{program_name(sys.argv[0])} --resume --workdir={shlex.quote(FLAGS.workdir)}"
+        sys.stderr.write(f"{stop}\nResume with: {resume}\n")
+        sys.stderr.flush()
+        sys.exit(stop.exit_code)
+    except faults.TrainingDiverged as error:
+        sys.stderr.write(f"{error}\n")
+        sys.stderr.flush()
+        sys.exit(1)
+
+
+def dry_run(config, out=None):
+    """Prints the resolved configuration and where a run would write, then checks the data.
+
+    Raises:
+        app.UsageError: when the data cannot be opened (after the configuration is printed).
+    """
+    from tf_diffaug.experiment import data_report
+
+    out = out or sys.stdout
+    json.dump(schema.ordered(config), out, indent=2)
+    action = "resume the latest run in" if FLAGS.resume else "write a new folder in"
+    out.write(f"\nDry run: nothing trained; a run would {action} {os.path.abspath(FLAGS.workdir)}\n")
+    out.flush()
+    try:
+        report = data_report.check_data(config)
+    except data_report.DataError as error:
+        raise app.UsageError(f"Dry run: the data cannot be opened. {error}") from None
+    out.write(report.line() + "\n")
+    return config
 
 
 def run():

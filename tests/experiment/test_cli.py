@@ -13,11 +13,35 @@ from tests.experiment.command_line import REPO, call_main
 from tf_diffaug import experiment
 from tf_diffaug.experiment import schema
 
+# What the data check finds for each preset on this machine (no tfds set is prepared here; Fashion-MNIST
+# comes from Debian's files; the low-shot preset names a folder that does not exist).
+PRESET_DATA = {
+    "fewshot-cpu": "data: 112 images (emoji-faces train)",
+    "fashion-mnist-1pct": "data: 600 images (fashion-mnist train[:1%], from /usr/share/datasets/fashion-mnist)",
+    "biggan-cifar10": "The tfds dataset 'cifar10' is not prepared in",
+    "biggan-cifar10-10pct": "The tfds dataset 'cifar10' is not prepared in",
+    "biggan-cifar10-20pct": "The tfds dataset 'cifar10' is not prepared in",
+    "sngan-cifar10": "The tfds dataset 'cifar10' is not prepared in",
+    "sngan-cifar10-10pct-ticket": "The tfds dataset 'cifar10' is not prepared in",
+    "stylegan2-lowshot-256": "Dataset folder 'data/100-shot-obama' does not exist.",
+}
+
 
 @pytest.mark.parametrize("preset", sorted(experiment.PRESETS))
-def test_dry_run_of_every_preset_prints_the_resolved_config(preset, capsys, tmp_path):
-    config = call_main([f"--preset={preset}", "--dry_run", f"--workdir={tmp_path}"])
-    out = capsys.readouterr().out
+def test_dry_run_of_every_preset_prints_the_resolved_config_and_checks_its_data(preset, capsys, tmp_path):
+    assert sorted(PRESET_DATA) == sorted(experiment.PRESETS)
+    expected = PRESET_DATA[preset]
+    argv = [f"--preset={preset}", "--dry_run", f"--workdir={tmp_path}"]
+    if expected.startswith("data: "):
+        config = call_main(argv)
+        out = capsys.readouterr().out
+        assert out.splitlines()[-1] == expected
+    else:  # the configuration is printed, then the data check fails with one message
+        with pytest.raises(app.UsageError) as info:
+            call_main(argv)
+        out = capsys.readouterr().out
+        assert str(info.value).startswith("Dry run: the data cannot be opened. " + expected)
+        config = json.loads(out[: out.index("\nDry run:")])
     assert config == experiment.resolve_config(preset)
     assert json.loads(out[: out.index("\nDry run:")]) == config
     assert os.listdir(tmp_path) == []  # a dry run writes nothing
@@ -27,7 +51,6 @@ def test_flags_override_the_preset(tmp_path):
     config = call_main(
         [
             "--preset=sngan-cifar10",
-            "--dry_run",
             "--steps=1000",
             "--log_every=100",
             "--eval_every=500",
@@ -44,7 +67,8 @@ def test_flags_override_the_preset(tmp_path):
             "--loss=non_saturating",
             '--network_kwargs={"g_width": 32}',
             f"--workdir={tmp_path}",
-        ]
+        ],
+        environ={},  # the configuration only: cifar10 is not prepared here, so a dry run fails its data check
     )
     expected = experiment.resolve_config(
         "sngan-cifar10",
@@ -259,7 +283,7 @@ def test_config_flag_reruns_a_saved_configuration_and_flags_override_it(tmp_path
     assert rerun == dict(saved, seed=3, g_lr=1e-3, d_lr=1e-3, mirror=False)
     partial = tmp_path / "partial.json"
     partial.write_text(json.dumps({"preset": "sngan-cifar10", "steps": 123}))
-    assert call_main([f"--config={partial}", "--dry_run"]) == experiment.resolve_config("sngan-cifar10", steps=123)
+    assert call_main([f"--config={partial}"], environ={}) == experiment.resolve_config("sngan-cifar10", steps=123)
     assert call_main([f"--config={partial}", "--preset=fewshot-cpu", "--dry_run"]) == experiment.resolve_config(
         "fewshot-cpu", steps=123
     )

@@ -58,7 +58,8 @@ def _records(run_dir):
 def test_run_folder_config_and_metrics(tiny_run):
     config, result, out = tiny_run
     run_dir = result["run_dir"]
-    assert os.path.basename(run_dir) == "00000-fewshot-cpu"
+    # The preset's name, then the dataset's: the folder is not the preset's emoji-faces.
+    assert os.path.basename(run_dir) == f"00000-fewshot-cpu-{os.path.basename(config['dataset'])}"
     with open(os.path.join(run_dir, "config.json")) as f:
         assert json.load(f) == json.loads(json.dumps(config))
     records = _records(run_dir)
@@ -177,7 +178,8 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_pa
         process = subprocess.Popen(
             command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=processes.environment()
         )
-        state_path = os.path.join(workdir, "00000-fewshot-cpu", "checkpoints", "state.json")
+        run_name = f"00000-fewshot-cpu-{os.path.basename(image_folder)}"
+        state_path = os.path.join(workdir, run_name, "checkpoints", "state.json")
         deadline = time.time() + 160
         while not os.path.exists(state_path) and process.poll() is None and time.time() < deadline:
             time.sleep(0.05)
@@ -198,7 +200,7 @@ def test_resume_after_sigkill_continues_from_the_checkpoint(image_folder, tmp_pa
     assert int(keras.ops.convert_to_numpy(gan.step_counter)) == steps
     assert int(keras.ops.convert_to_numpy(gan.g_optimizer.iterations)) == steps
     assert checkpoint_lib.read_state(os.path.dirname(state_path))["step"] == steps
-    assert os.listdir(workdir) == ["00000-fewshot-cpu"]
+    assert os.listdir(workdir) == [run_name]
 
 
 MIRRORED_SCRIPT = """
@@ -235,7 +237,7 @@ def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     assert summary["replicas"] == 2 and summary["step"] == 10
-    records = _records(os.path.join(workdir, "00000-fewshot-cpu"))
+    records = _records(os.path.join(workdir, f"00000-fewshot-cpu-{os.path.basename(image_folder)}"))
     assert [r["step"] for r in records] == list(range(1, 11))
     # ADA rule (DESIGN.md): p moves by (ada_interval * global batch) / 500k per adjustment, from 0.
     quantum = 4 * 4 / 500_000
@@ -358,7 +360,7 @@ def test_resume_with_other_intervals_continues_on_the_new_schedule(image_folder,
         "fewshot-cpu", dataset=image_folder, steps=60, log_every=20, checkpoint_every=40, fid_samples=0, **TINY_NET
     )
     experiment.run(config, workdir, verbose=0, stream=None)
-    run_dir = os.path.join(workdir, "00000-fewshot-cpu")
+    run_dir = os.path.join(workdir, f"00000-fewshot-cpu-{os.path.basename(image_folder)}")
     assert checkpoint_lib.read_state(os.path.join(run_dir, "checkpoints"))["step"] == 60
     # 110 steps logged every 25: epochs of gcd(110, 25, 40, 60) = 5 steps from the checkpoint at 60.
     resumed = experiment.run(

@@ -34,16 +34,40 @@ def check_case(steps, log_every, eval_every, checkpoint_every, evaluate, start_s
     log, evaluation, checkpoint = enumerate_events(steps, log_every, eval_every, checkpoint_every, evaluate, start_step)
     assert (schedule.log_steps(), schedule.eval_steps(), schedule.checkpoint_steps()) == (log, evaluation, checkpoint)
     assert log[-1] == checkpoint[-1] == steps and (evaluation[-1] == steps if evaluate else evaluation == [])
-    # The epochs Keras runs (initial_epoch .. epochs - 1) end exactly at multiples of epoch_steps up to the
-    # last step, so every event step is reached at an epoch end.
-    epoch_ends = [schedule.step_after(e) for e in range(schedule.initial_epoch, schedule.epochs)]
-    assert schedule.initial_epoch * schedule.epoch_steps == start_step
-    assert epoch_ends[-1] == steps if epoch_ends else start_step == steps
-    assert set(log) | set(evaluation) | set(checkpoint) <= set(epoch_ends)
-    # The longest such epochs: no larger length divides every interval, the last step and the start.
-    intervals = [steps, log_every, checkpoint_every] + ([eval_every] if evaluate else []) + [start_step or steps]
+    # Walk the fits as Keras runs them: epoch e trains epoch_length(e) steps and ends at step_after(e); a
+    # fit iterates the dataset from its start, so it skips the batches the fits before it used.
+    step, ends, used = start_step, [], 0
+    for fit in schedule.fits():
+        assert fit.skip == used
+        for epoch in range(fit.initial_epoch, fit.epochs):
+            assert schedule.epoch_length(epoch) == fit.steps_per_epoch
+            step += fit.steps_per_epoch
+            assert schedule.step_after(epoch) == step
+            ends.append(step)
+        used += fit.steps_per_epoch * (fit.epochs - fit.initial_epoch)
+    assert step == steps and used == steps - start_step
+    assert set(log) | set(evaluation) | set(checkpoint) <= set(ends)
+    # Every epoch but a resume's first has epoch_steps steps, the longest length dividing every interval
+    # and the last step (the start step does not shorten them: it only adds one short first epoch).
+    full = [schedule.epoch_length(e) for e in range(schedule.initial_epoch, schedule.epochs)]
+    assert set(full[1:]) <= {schedule.epoch_steps} and 0 < full[0] <= schedule.epoch_steps
+    assert (full[0] == schedule.epoch_steps) == (start_step % schedule.epoch_steps == 0)
+    intervals = [steps, log_every, checkpoint_every] + ([eval_every] if evaluate else [])
     assert all(v % schedule.epoch_steps == 0 for v in intervals)
     assert not any(all(v % m == 0 for v in intervals) for m in range(schedule.epoch_steps + 1, min(intervals) + 1))
+
+
+def test_a_resume_inside_an_epoch_trains_the_rest_of_it_then_full_epochs():
+    # A checkpoint written at step 37 by a signal; the run logs every 20, checkpoints every 40 (epochs of 10).
+    schedule = Schedule(130, 20, 50, 40, start_step=37)
+    assert (schedule.epoch_steps, schedule.initial_epoch, schedule.head_steps) == (10, 3, 3)
+    assert schedule.fits() == [(3, 4, 3, 0), (4, 13, 10, 3)]
+    assert (schedule.epoch_start(3), schedule.step_after(3), schedule.epoch_length(3)) == (37, 40, 3)
+    assert schedule.log_steps() == [40, 60, 80, 100, 120, 130] and schedule.checkpoint_steps()[:2] == [40, 80]
+    aligned = Schedule(130, 20, 50, 40, start_step=40)
+    assert aligned.fits() == [(4, 13, 10, 0)] and aligned.head_steps == 0
+    assert Schedule(130, 20, 50, 40, start_step=130).fits() == []
+    assert Schedule(130, 20, 50, 40, start_step=125).fits() == [(12, 13, 5, 0)]  # the head is the last epoch
 
 
 def test_the_default_preset_keeps_its_50_step_epochs():

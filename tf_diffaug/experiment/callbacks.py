@@ -2,8 +2,11 @@
 
 The driver calls `gan.fit(dataset, epochs=schedule.epochs, steps_per_epoch=schedule.epoch_steps)`
 (see `schedule.Schedule`: every log, evaluation and checkpoint step is the end of an epoch, and
-`schedule.step_after(epoch)` is the global train step). These callbacks run in list order at the
-end of each epoch and share the epoch `logs` dict:
+`schedule.step_after(epoch)` is the global train step; a run resumed at a step inside an epoch
+makes two `fit` calls, `schedule.fits()`, with the same callback objects, which therefore keep
+their state from one `fit` to the next). These callbacks run in list order at the end of each
+epoch and share the epoch `logs` dict (`faults.DivergenceGuard` comes first: it raises on a
+non-finite log before any of them sees it):
 
 - `AtSteps(td.metrics.FIDCallback(..., every_n_epochs=1), ...)` (placed first by the driver) adds
   `fid` and `kid` at the evaluation steps only;
@@ -33,7 +36,8 @@ class StepSampleGrid(SampleGrid):
     """`td.gan.SampleGrid` that names its files `step-XXXXXX.png` and always writes the last step.
 
     The global step comes from the model's step counter (so a resumed run continues the
-    numbering); a grid is written every `every_n_steps` steps and at the end of training.
+    numbering); a grid is written every `every_n_steps` steps and when training ends at
+    `final_step` (any `fit` end when it is None).
 
     Args:
         directory: the run's `samples/` folder.
@@ -41,10 +45,13 @@ class StepSampleGrid(SampleGrid):
         num_samples: images per grid.
         seed: seed of the fixed latent batch.
         log_dir: TensorBoard folder for the `samples` image summary, or None.
+        final_step: the run's last step (a `fit` that ends before it, the head of a resumed
+            run, writes no extra grid).
     """
 
-    def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None):
+    def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None, final_step=None):
         super().__init__(directory, every_n_steps=every_n_steps, num_samples=num_samples, seed=seed, log_dir=log_dir)
+        self.final_step = final_step
         self._last_index = None
 
     def write(self, unit, index):
@@ -58,9 +65,15 @@ class StepSampleGrid(SampleGrid):
         return renamed
 
     def on_train_end(self, logs=None):
-        if self._steps and self._last_index != self._steps:
+        final = self.final_step is None or self._steps == self.final_step
+        if self._steps and final and self._last_index != self._steps:
             self.write("step", self._steps)
         super().on_train_end(logs)
+
+    def close(self):
+        """Flushes the TensorBoard images when training stops without `on_train_end`."""
+        if self._writer is not None:
+            self._writer.flush()
 
 
 class AtSteps(keras.callbacks.Callback):
@@ -121,7 +134,9 @@ class MetricsWriter(keras.callbacks.Callback):
     metrics reset at every epoch), the step-weighted mean of its epoch means since the previous log
     point (so the mean over those steps), and the latest value of everything else in the epoch logs
     (`aug_p`, and `fid`/`kid` when evaluated at that step). An evaluation at a step that is not a
-    log point gets its own line with `step`, `fid`, `kid` and `time`.
+    log point gets its own line with `step`, `fid`, `kid` and `time`. The first line after a
+    resume averages the steps since the resume step. `diverged` (a `faults.TrainingDiverged`
+    record, set by the driver) is marked on the curves.
 
     Args:
         log: a `run_dir.MetricsLog`.
@@ -146,25 +161,28 @@ class MetricsWriter(keras.callbacks.Callback):
         self.stream = stream
         self.enabled = enabled
         self.last = {}
+        self.diverged = None
         self._pending = None
+        self._start_time = None
 
     def on_train_begin(self, logs=None):
+        if self._start_time is not None:  # the second fit of a resumed run: keep the sums
+            return
         self._start_time = time.time()
-        self._start_step = None
+        self._start_step = self.schedule.start_step
         self._averaged = {metric.name for metric in getattr(self.model, "metrics", [])}
         self._sums, self._weights = {}, {}
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._start_step is None:
-            self._start_step = epoch * self.schedule.epoch_steps
         self._flush_pending()
 
     def on_epoch_end(self, epoch, logs=None):
         step = self.schedule.step_after(epoch)
+        length = self.schedule.epoch_length(epoch)
         logs = dict(logs or {})
         for name in self._averaged & set(logs):
-            self._sums[name] = self._sums.get(name, 0.0) + self.schedule.epoch_steps * float(logs[name])
-            self._weights[name] = self._weights.get(name, 0) + self.schedule.epoch_steps
+            self._sums[name] = self._sums.get(name, 0.0) + length * float(logs[name])
+            self._weights[name] = self._weights.get(name, 0) + length
         evaluated = {k: logs[k] for k in ("fid", "kid") if k in logs}
         if self.schedule.is_log(step):
             values = dict(self.defaults)
@@ -189,6 +207,10 @@ class MetricsWriter(keras.callbacks.Callback):
         # line only after every on_epoch_end, so printing now would split it.
         self._pending = f"[step {step}/{self.schedule.steps}] elapsed {_hms(elapsed)}, ETA {_hms(eta)}{extra}\n"
 
+    def flush(self):
+        """Prints the pending progress line (training stopped without `on_train_end`)."""
+        self._flush_pending()
+
     def _flush_pending(self):
         if self.stream is not None and self._pending:
             self.stream.write(self._pending)
@@ -199,7 +221,10 @@ class MetricsWriter(keras.callbacks.Callback):
         """Redraws the curves from the whole `metrics.jsonl` (earlier runs of a resume included)."""
         if self.curves_path:
             curves.plot_curves(
-                self.log.read(), self.curves_path, title=os.path.basename(os.path.dirname(self.curves_path))
+                self.log.read(),
+                self.curves_path,
+                title=os.path.basename(os.path.dirname(self.curves_path)),
+                diverged=self.diverged,
             )
 
     def on_train_end(self, logs=None):

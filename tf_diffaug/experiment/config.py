@@ -6,8 +6,9 @@ preset, the named preset, an optional `base` (e.g. a saved `config.json`, read b
 `validate_config` checks every value against `schema.KEYS` and every combination that cannot work
 (a resolution the network does not build, `adaptive=True` with `augment_mode="none"`, a batch larger
 than the dataset...) and raises one `ValueError` naming the bad value and what is accepted.
-Intervals need not divide each other: see `schedule.Schedule`. Nothing here touches data or builds a
-model, so a `--dry_run` only costs the imports.
+Intervals need not divide each other: see `schedule.Schedule`. Nothing here opens data or builds a
+model; whether the data can be opened is `data_report.check_data`'s question (asked by `--dry_run`
+and by the driver before anything is written).
 
 Example:
     >>> config = resolve_config("fewshot-cpu", steps=130, log_every=20, eval_every=50)
@@ -219,7 +220,9 @@ def _check_combinations(config, known_policy_ops):
     if config["fid_samples"] == 1:
         raise ValueError("fid_samples must be 0 (no evaluation) or >= 2 (a covariance needs 2 samples), got 1.")
     size = dataset_size(config["dataset"], config["split"])
-    if size is not None and config["batch_size"] > size:
+    # An empty folder (size 0) is reported by the data check (`data_report.check_data`), which says
+    # which files it found; "batch_size 8 is larger than ... (0 images)" would not.
+    if size and config["batch_size"] > size:
         raise ValueError(
             f"batch_size {config['batch_size']} is larger than dataset {config['dataset']!r} "
             f"split {config['split']!r} ({size} images). Expected batch_size <= {size}."

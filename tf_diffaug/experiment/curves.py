@@ -4,7 +4,8 @@ Reads the records of `metrics.jsonl` (one dict per log point, see `run_dir.Metri
 with matplotlib's non-interactive Agg backend, one panel with every loss-like series
 (`d_loss`, `g_loss`, regularizer terms), one with the augmentation probability `aug_p` when it
 changes (adaptive augmentation), and one with FID (left axis) and KID (right axis) at the
-evaluation steps.
+evaluation steps. A run that diverged (`faults.TrainingDiverged`, see `diverged.json`) gets a
+vertical `DIVERGED_COLOR` line at the divergence step on every panel, labelled with the value.
 
 Example:
     >>> records = [{"step": 10, "d_loss": 1.2, "g_loss": 0.8},
@@ -17,6 +18,9 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 from matplotlib import pyplot as plt  # noqa: E402
+
+#: Colour of the divergence marker (used by nothing else on the figure).
+DIVERGED_COLOR = "#ff00ff"
 
 _NOT_LOSSES = {"step", "fid", "kid", "aug_p", "real_score", "fake_score", "epoch", "time", "wall_time", "learning_rate"}
 
@@ -32,13 +36,22 @@ def series(records, key):
     return steps, values
 
 
-def plot_curves(records, path, title=None):
+def divergence_label(diverged):
+    """The marker's legend text: `"diverged at step 20 (g_loss = nan)"`."""
+    value = diverged.get("value")
+    what = "non-finite weights" if diverged.get("key") == "weights" else f"{diverged.get('key')} = {value}"
+    return f"diverged at step {diverged['step']} ({what})"
+
+
+def plot_curves(records, path, title=None, diverged=None):
     """Draws losses, `aug_p` and FID/KID against steps and saves the figure to `path`.
 
     Args:
         records: list of dicts with a `step` key (e.g. `MetricsLog.read()`).
         path: output image path (PNG).
         title: optional figure title (e.g. the run folder name).
+        diverged: optional dict with `step`, `key` and `value` (`TrainingDiverged.record()`):
+            marks the step on every panel.
 
     Returns:
         `path`.
@@ -85,6 +98,11 @@ def plot_curves(records, path, title=None):
         ax.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax.transAxes)
     ax.set_xlabel("step")
     ax.grid(alpha=0.3)
+    if diverged is not None:
+        for index, panel in enumerate(axes):
+            label = divergence_label(diverged) if index == 0 else None
+            panel.axvline(diverged["step"], color=DIVERGED_COLOR, linewidth=2, label=label)
+        axes[0].legend(loc="upper left", fontsize="small")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -1,13 +1,14 @@
 """`td.experiment.run`: one training run, from a configuration dict to a folder of artefacts.
 
-The driver builds everything from the configuration (see `config.resolve_config`): the data
-pipeline (`td.data.load`), G and D (`td.networks.get`), the augmentation (`td.DiffAugment`, wrapped
-in `td.augment.AdaptiveAugment` when `adaptive`), the `td.GAN` model and its optimisers, all under
-the chosen `tf.distribute` strategy and Keras dtype policy. It then trains with
-`gan.fit(dataset, epochs=schedule.epochs, steps_per_epoch=schedule.epoch_steps)` (see
-`schedule.Schedule`: epochs of `gcd(steps, log_every, eval_every, checkpoint_every)` steps, so every
-event falls on an epoch end and the last step is always logged, evaluated and checkpointed), and
-writes into `workdir/NNNNN-<preset>/`:
+The driver checks first what can fail on the user's input (the configuration, the Keras backend,
+the workdir, that the data can be opened: `data_report.check_data`), then builds everything from
+the configuration (`build`): the data pipeline (`td.data.load`), G and D (`td.networks.get`), the
+augmentation, the `td.GAN` model and its optimisers, all under the chosen `tf.distribute` strategy
+and Keras dtype policy. It then trains with `gan.fit(dataset, epochs=schedule.epochs,
+steps_per_epoch=schedule.epoch_steps)` (see `schedule.Schedule`: epochs of `gcd(steps, log_every,
+eval_every, checkpoint_every)` steps, so every event falls on an epoch end and the last step is
+always logged, evaluated and checkpointed), and writes into `workdir/NNNNN-<name>/`
+(`run_dir.run_name`: the preset, plus the dataset when it is not the preset's):
 
 - `config.json`: the resolved configuration (keys in schema order);
 - `metrics.jsonl`: one object per log point (`step`, losses averaged since the previous log point,
@@ -18,13 +19,23 @@ writes into `workdir/NNNNN-<preset>/`:
 - `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
 - `curves.png`: losses, `aug_p` and FID/KID over steps;
 - `ticket/`: with `prune_rounds > 0`, the pruning masks found before training and their
-  per-round record (see `ticket.prepare_ticket`).
+  per-round record (see `ticket.prepare_ticket`);
+- `diverged.json`: only after a divergence, its step and value.
 
-With `resume=True` the latest run folder of `workdir` continues from its last checkpoint: the
-weights, optimizer slots, EMA, `p` and seed-generator states come back from the weights file, the
-step from `state.json` (a resumed run's epochs also divide that step), the data order is reseeded by the step (tf.data cannot restore a
-shuffle buffer, so a resumed run sees a fresh permutation rather than the exact same next batch),
-and `metrics.jsonl` drops lines logged after the checkpoint, so logged steps never go back.
+Faults (see `faults`): a non-finite loss or weight raises `faults.TrainingDiverged` naming the
+step and the value, with nothing of the diverged model saved (the last checkpoint is finite) and
+the step marked on `curves.png`. SIGINT/SIGTERM finish the current step, write a checkpoint at it
+and raise `faults.TrainingInterrupted` (exit code 128 + signal in the CLI); during a ticket search
+the completed rounds are saved instead.
+
+With `resume=True` the latest run folder of `workdir` continues from its last finite checkpoint
+(`checkpoint.resume_point`): the weights, optimizer slots, EMA, `p` and seed-generator states come
+back from the weights file, the step from `state.json` (any step: a resume inside an epoch first
+trains the rest of it, `Schedule.fits`), the data order is reseeded by the step (tf.data cannot
+restore a shuffle buffer, so a resumed run sees a fresh permutation rather than the exact same next
+batch; a run resumed at step `s` equals, in every variable, any other run of the same
+configuration resumed at `s`), and `metrics.jsonl` drops lines logged after the checkpoint, so
+logged steps never go back.
 
 Example:
     >>> from tf_diffaug import experiment
@@ -45,146 +56,85 @@ import keras
 from tf_diffaug.experiment import callbacks as callbacks_lib
 from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import config as config_lib
-from tf_diffaug.experiment import execution, schema
+from tf_diffaug.experiment import data_report, execution, faults, schema
 from tf_diffaug.experiment import run_dir as run_dir_lib
 from tf_diffaug.experiment import schedule as schedule_lib
 from tf_diffaug.experiment import ticket as ticket_lib
-
-
-class RunSetupError(ValueError):
-    """The data or the networks of a configuration cannot be set up (raised before training)."""
-
+from tf_diffaug.experiment.build import (
+    RunSetupError,
+    build_gan,
+    check_backend,
+    check_discriminator_output,
+    fid_method,
+    load_dataset,
+    reference_images,
+)
 
 resume_config = config_lib.resume_config  # re-exported: `td.experiment.resume_config`
+DIVERGED_FILE = "diverged.json"
+CHECKPOINT_DIR = "checkpoints"
 
 
-def _check_data(config):
-    """Fails early when the dataset looks like a path (has a separator) but is not a folder."""
-    dataset = config["dataset"]
-    if not os.path.isdir(dataset) and (os.sep in dataset or dataset.startswith(".")):
-        raise RunSetupError(f"Dataset folder {dataset!r} does not exist.")
+def _check_setup(config, workdir):
+    """The checks of the user's input that need no model: backend, workdir, data. Returns the `DataReport`."""
+    check_backend()
+    try:
+        run_dir_lib.check_workdir(workdir)
+        return data_report.check_data(config)
+    except ValueError as error:
+        raise RunSetupError(str(error)) from error
 
 
-def build_gan(config):
-    """Builds and compiles the `td.GAN` of `config` (call inside the strategy scope).
+def _resume_point(path, config, stream):
+    """The checkpoint state to resume `path` from (None: step 0), saying what was passed over and why."""
+    config_lib.check_resume(config_lib.saved_config(path), config, path)
+    state, skipped = checkpoint_lib.resume_point(os.path.join(path, CHECKPOINT_DIR))
+    if state and state["step"] > config["steps"]:
+        raise ValueError(
+            f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
+            f"to resume in {path!r}. Expected steps >= {state['step']}."
+        )
+    notes = [f"Checkpoint {name} holds non-finite values ({entry}): passed over." for name, entry in skipped]
+    diverged_path = os.path.join(path, DIVERGED_FILE)
+    if os.path.exists(diverged_path):
+        diverged = run_dir_lib.read_json(diverged_path)
+        where = f" during {diverged['where']}" if diverged.get("where") else ""
+        notes.append(f"The run diverged{where} at step {diverged['step']} ({diverged['key']} = {diverged['value']}).")
+        os.remove(diverged_path)  # this attempt starts before it
+    if notes and stream is not None:
+        start = f"its last finite checkpoint, step {state['step']}" if state else "step 0 (no finite checkpoint)"
+        stream.write(" ".join(notes) + f" Resuming from {start}.\n")
+    return state
 
-    Every setting of `td.GAN`, `td.GAN.compile` and `keras.optimizers.Adam` comes from its
-    configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `loss`, `d_steps`, `r1_*`,
-    `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`, `beta_1`, `beta_2`,
-    `adam_epsilon`, `jit_compile`).
 
-    Args:
-        config: a resolved configuration dict.
-
-    Returns:
-        The compiled `td.GAN`.
-
-    Example:
-        >>> gan = build_gan(resolve_config("fewshot-cpu", adam_epsilon=1e-8))   # doctest: +SKIP
-        >>> gan.g_optimizer.epsilon                                             # doctest: +SKIP
-        1e-08
-    """
-    import tf_diffaug as td
-
-    generator, discriminator = td.networks.get(
-        config["network"],
-        resolution=config["resolution"],
-        channels=config["channels"],
-        num_classes=config["num_classes"],
-        latent_dim=config["latent_dim"],
-        **config["network_kwargs"],
-    )
-    augment = None
-    if config["augment_mode"] != "none":
-        augment = td.DiffAugment(config["policy"], seed=config["seed"])
-        if config["adaptive"]:
-            augment = td.augment.AdaptiveAugment(augment, initial_p=0.0, seed=config["seed"] + 1)
-    gan = td.GAN(
-        generator,
-        discriminator,
-        latent_dim=config["latent_dim"],
-        augment=augment,
-        augment_mode=config["augment_mode"],
-        num_classes=config["num_classes"],
-        ema_decay=config["ema_decay"],
-        ema_start_step=config["ema_start_step"],
-        advaug_gamma=config["advaug_gamma"],
-        seed=config["seed"],
-    )
-
-    def adam(learning_rate):
-        return keras.optimizers.Adam(
-            learning_rate, beta_1=config["beta_1"], beta_2=config["beta_2"], epsilon=config["adam_epsilon"]
+def _fit(gan, dataset, schedule, callbacks, verbose):
+    """Trains from `schedule.start_step` to `schedule.steps` (one `fit`, or two after a resume inside an epoch)."""
+    for fit in schedule.fits():
+        gan.fit(
+            dataset.skip(fit.skip) if fit.skip else dataset,
+            epochs=fit.epochs,
+            initial_epoch=fit.initial_epoch,
+            steps_per_epoch=fit.steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # tf.data shuffles
         )
 
-    options = {
-        "loss": config["loss"],
-        "d_steps": config["d_steps"],
-        "r1_gamma": config["r1_gamma"],
-        "r1_through_augment": config["r1_through_augment"],
-        "cr_weight": config["cr_weight"],
-        "lecam_weight": config["lecam_weight"],
-        "lecam_decay": config["lecam_decay"],
-        "lecam_start_step": config["lecam_start_step"],
-        "ada_target": config["ada_target"] if config["adaptive"] else None,
-        "ada_interval": config["ada_interval"],
-        "ada_kimg": config["ada_kimg"],
-        "jit_compile": config["jit_compile"],
-    }
-    gan.compile(g_optimizer=adam(config["g_lr"]), d_optimizer=adam(config["d_lr"]), **options)
-    return gan
 
-
-def load_dataset(config, global_batch_size, seed):
-    """The repeated, shuffled training `tf.data.Dataset` of `config` (seeded by `seed`)."""
-    import tf_diffaug as td
-
-    return td.data.load(
-        config["dataset"],
-        split=config["split"],
-        resolution=config["resolution"],
-        batch_size=global_batch_size,
-        with_labels=config["num_classes"] is not None,
-        channels=config["channels"],
-        shuffle=True,
-        mirror=config["mirror"],
-        seed=seed,
-        drop_remainder=True,
-        repeat=True,
-    )
-
-
-def reference_images(config):
-    """The training images as uint8 [N, H, W, C] (the FID/KID reference set)."""
-    import tf_diffaug as td
-
-    images = td.data.load_array(
-        config["dataset"], split=config["split"], resolution=config["resolution"], channels=config["channels"]
-    )
-    return images[0] if isinstance(images, tuple) else images
-
-
-def fid_method(num_real, num_fake, feature_dim=2048):
-    """`frechet_distance` method: "gram" (exact, fast) for sets smaller than the feature size, else "eigh".
-
-    Both equal scipy's `sqrtm` reference up to float rounding (see `td.metrics.frechet_distance`);
-    `sqrtm` of a 2048x2048 product costs tens of seconds per evaluation on a small CPU.
-    """
-    return "gram" if max(num_real, num_fake) < feature_dim else "eigh"
-
-
-def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", inception=None):
+def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", inception=None, handle_signals=True):
     """Trains a GAN as `config` says and writes the run folder; returns a summary dict.
 
     Args:
         config: a configuration dict (from `resolve_config`, or `resume_config` when resuming).
         workdir: root folder of the numbered run folders.
-        resume: continue the latest run of `workdir` from its last checkpoint.
+        resume: continue the latest run of `workdir` from its last finite checkpoint.
         verbose: Keras `fit` verbosity (1: progress bar, 0: silent).
         stream: where the progress lines and the closing summary go: "stdout" (the current
             `sys.stdout`), a file-like object, or None (nowhere).
         inception: FID feature network for `td.metrics.FIDCallback` (None: the installed weights;
             a `td.metrics.InceptionFeatureExtractor` to share one across runs).
+        handle_signals: stop on SIGINT/SIGTERM with a checkpoint at the step reached (main
+            thread only; never with `strategy="multiworker"`, whose workers must stop together).
 
     Returns:
         dict with `run_dir`, `step`, `fid`, `kid` (None when never evaluated), `grid` (path of the
@@ -193,24 +143,21 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
 
     Raises:
         ValueError: for an invalid configuration (before any training work); `RunSetupError` when
-            the dataset cannot be loaded or the networks cannot be built (before the run folder
-            is created).
+            the backend is not TensorFlow, the workdir is not a folder, the dataset cannot be
+            opened or the networks cannot be built (before the run folder is created).
         FileNotFoundError: for `resume=True` with no run folder in `workdir`.
+        faults.TrainingDiverged: a loss or weight became non-finite (message: step, value, last
+            checkpoint).
+        faults.TrainingInterrupted: SIGINT/SIGTERM stopped the run after saving (`exit_code`).
     """
     start = time.time()
     stream = sys.stdout if stream == "stdout" else stream
     config = config_lib.validate_config(copy.deepcopy(config))
-    _check_data(config)
+    data = _check_setup(config, workdir)
     state, path = None, None
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
-        config_lib.check_resume(config_lib.saved_config(path), config, path)
-        state = checkpoint_lib.read_state(os.path.join(path, "checkpoints"))
-        if state and state["step"] > config["steps"]:
-            raise ValueError(
-                f"steps={config['steps']} is below the step {state['step']} of the checkpoint "
-                f"to resume in {path!r}. Expected steps >= {state['step']}."
-            )
+        state = _resume_point(path, config, stream)
     start_step = state["step"] if state else 0
     schedule = schedule_lib.Schedule.from_config(config, start_step=start_step)
 
@@ -235,79 +182,28 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
                 gan = build_gan(config)
             except (ValueError, TypeError) as error:  # e.g. an unknown network_kwargs option
                 raise RunSetupError(str(error)) from error
+        check_discriminator_output(gan)
         if chief:
-            path = path or run_dir_lib.create_run_dir(workdir, config["preset"] or config["network"])
+            path = path or run_dir_lib.create_run_dir(workdir, run_dir_lib.run_name(config))
             out = path
         else:  # other workers of a multi-worker run write nothing into the shared run folder
             out = tempfile.mkdtemp(prefix="tf_diffaug-worker-")
             path = path or out
         run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), schema.ordered(config), sort_keys=False)
-        ticket = None
-        if config["prune_rounds"]:
-            ticket = ticket_lib.prepare_ticket(
-                gan,
-                dataset,
-                config,
-                os.path.join(path, ticket_lib.TICKET_DIR),
-                os.path.join(out, "checkpoints"),
-                out=os.path.join(out, ticket_lib.TICKET_DIR),
-                verbose=verbose,
-                stream=stream if chief else None,
-            )
-        if state:
-            state = checkpoint_lib.restore_checkpoint(
-                gan,
-                os.path.join(path, "checkpoints"),
-                warmup=lambda: gan.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0),
-            )
-        log = run_dir_lib.MetricsLog(
-            os.path.join(out, run_dir_lib.METRICS_FILE), resume_step=start_step if resume else None
-        )
-        if resume and stream is not None:
-            stream.write(f"Resuming {path} from step {start_step}.\n")
-        grids = callbacks_lib.StepSampleGrid(
-            os.path.join(out, "samples"),
-            config["checkpoint_every"],
-            num_samples=config["grid_size"],
-            seed=config["seed"] + 2_000_003,
-            log_dir=os.path.join(out, "tensorboard"),
-        )
-        writer = callbacks_lib.MetricsWriter(
-            log,
-            schedule,
-            curves_path=os.path.join(out, "curves.png"),
-            defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0},
-            stream=stream if chief else None,
-        )
-        callbacks = [grids, writer] if chief else [writer]
-        if config["fid_samples"]:
-            import tf_diffaug as td
-
-            fid = td.metrics.FIDCallback(
-                reals,
-                every_n_epochs=1,  # AtSteps calls it at the evaluation steps only
-                num_samples=config["fid_samples"],
-                batch_size=config["fid_batch_size"],
-                log_dir=os.path.join(out, "tensorboard", "fid"),
-                seed=config["seed"] + 1_000_003,
-                stats_path=os.path.join(out, "fid_reference.npz"),
-                weights=inception,
-                fid_method=fid_method(len(reals), config["fid_samples"]),
-            )
-            callbacks.insert(0, callbacks_lib.AtSteps(fid, schedule, schedule.eval_steps()))
-        callbacks.append(checkpoint_lib.Checkpointer(os.path.join(out, "checkpoints"), schedule))
-        if chief:
-            callbacks.append(keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), write_graph=False))
-        if schedule.initial_epoch < schedule.epochs:
-            gan.fit(
-                dataset,
-                epochs=schedule.epochs,
-                initial_epoch=schedule.initial_epoch,
-                steps_per_epoch=schedule.epoch_steps,
-                callbacks=callbacks,
-                verbose=verbose,
-                shuffle=False,
-            )  # tf.data shuffles
+        say = stream if chief else None
+        if say is not None:
+            say.write(data.line() + "\n")
+        catch = handle_signals and config["strategy"] != "multiworker"
+        with faults.SignalCatcher(say, enabled=catch) as catcher:
+            training = _Training(gan, dataset, config, schedule, path, out, catcher, chief, say, verbose)
+            try:
+                ticket = training.setup(state, resume, inception, reals)
+                training.train()
+            except faults.SignalStop as stopped:
+                raise training.interrupted(stopped) from None
+            except faults.TrainingDiverged as error:
+                raise training.diverged(error) from None
+    writer, log = training.writer, training.log
     if chief:
         writer.draw()
     records = log.read()
@@ -343,4 +239,172 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     return result
 
 
-__all__ = ["RunSetupError", "run", "resume_config", "build_gan", "load_dataset", "reference_images"]
+class _Training:
+    """The training part of `run`: callbacks, stage I, restore, `fit`, and the two early stops."""
+
+    def __init__(self, gan, dataset, config, schedule, path, out, catcher, chief, stream, verbose):
+        self.gan, self.dataset, self.config, self.schedule = gan, dataset, config, schedule
+        self.path, self.out, self.catcher, self.chief, self.stream = path, out, catcher, chief, stream
+        self.verbose = verbose
+        self.stop = faults.StopOnSignal(catcher)
+        self.guard = faults.DivergenceGuard()
+        self.checkpointer = checkpoint_lib.Checkpointer(os.path.join(out, CHECKPOINT_DIR), schedule)
+        self.writer = self.log = self.grids = self.tensorboard = None
+        self.fitting = False
+
+    def _warmup(self):
+        self.gan.fit(self.dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+
+    def setup(self, state, resume, inception, reals):
+        """Stage I (or its reload), the restore of a resumed run, the callbacks; returns the ticket."""
+        config, schedule, out = self.config, self.schedule, self.out
+        ticket = None
+        if config["prune_rounds"]:
+            ticket = ticket_lib.prepare_ticket(
+                self.gan,
+                self.dataset,
+                config,
+                os.path.join(self.path, ticket_lib.TICKET_DIR),
+                os.path.join(out, CHECKPOINT_DIR),
+                out=os.path.join(out, ticket_lib.TICKET_DIR),
+                verbose=self.verbose,
+                stream=self.stream,
+                callbacks=[self.stop, self.guard],
+                warmup=self._warmup,
+            )
+            self.checkpointer.last_step = 0  # prepare_ticket wrote the step-0 checkpoint
+        if state:
+            checkpoint_lib.restore_checkpoint(
+                self.gan, os.path.join(self.path, CHECKPOINT_DIR), warmup=self._warmup, state=state
+            )
+            self.checkpointer.last_step = state["step"]
+        self.stop.schedule, self.stop.where = schedule, None
+        self.guard.schedule, self.guard.where = schedule, None
+        self.log = run_dir_lib.MetricsLog(
+            os.path.join(out, run_dir_lib.METRICS_FILE), resume_step=schedule.start_step if resume else None
+        )
+        if resume and self.stream is not None:
+            self.stream.write(f"Resuming {self.path} from step {schedule.start_step}.\n")
+        self.grids = callbacks_lib.StepSampleGrid(
+            os.path.join(out, "samples"),
+            config["checkpoint_every"],
+            num_samples=config["grid_size"],
+            seed=config["seed"] + 2_000_003,
+            log_dir=os.path.join(out, "tensorboard"),
+            final_step=config["steps"],
+        )
+        self.writer = callbacks_lib.MetricsWriter(
+            self.log,
+            schedule,
+            curves_path=os.path.join(out, "curves.png"),
+            defaults={"aug_p": 0.0 if config["augment_mode"] == "none" else 1.0},
+            stream=self.stream,
+        )
+        # The guard first: it raises before any other callback sees a diverged model.
+        self.callbacks = [self.stop, self.guard]
+        if config["fid_samples"]:
+            import tf_diffaug as td
+
+            fid = td.metrics.FIDCallback(
+                reals,
+                every_n_epochs=1,  # AtSteps calls it at the evaluation steps only
+                num_samples=config["fid_samples"],
+                batch_size=config["fid_batch_size"],
+                log_dir=os.path.join(out, "tensorboard", "fid"),
+                seed=config["seed"] + 1_000_003,
+                stats_path=os.path.join(out, "fid_reference.npz"),
+                weights=inception,
+                fid_method=fid_method(len(reals), config["fid_samples"]),
+            )
+            self.callbacks.append(callbacks_lib.AtSteps(fid, schedule, schedule.eval_steps()))
+        self.callbacks += [self.grids, self.writer] if self.chief else [self.writer]
+        self.callbacks.append(self.checkpointer)
+        if self.chief:
+            self.tensorboard = keras.callbacks.TensorBoard(os.path.join(out, "tensorboard"), write_graph=False)
+            self.callbacks.append(self.tensorboard)
+        return ticket
+
+    def train(self):
+        self.catcher.check(self.schedule.start_step)  # a signal during the setup: stop before training
+        self.fitting = True
+        _fit(self.gan, self.dataset, self.schedule, self.callbacks, self.verbose)
+
+    def _close(self):
+        """What `on_train_end` would have done: the pending progress line, TensorBoard files."""
+        if self.stream is not None and self.verbose:
+            self.stream.write("\n")  # after Keras' unfinished progress bar
+        if self.writer is not None:
+            self.writer.flush()
+        if self.grids is not None:
+            self.grids.close()
+        if self.tensorboard is not None and self.fitting:
+            self.tensorboard.on_train_end()
+
+    def interrupted(self, stopped):
+        """Saves what resuming needs after `SignalStop`; returns the `faults.TrainingInterrupted`."""
+        name = faults.signal_name(stopped.signum)
+        self._close()
+        if stopped.where is not None:  # stage I: the completed rounds are saved
+            progress = ticket_lib.read_progress(os.path.join(self.out, ticket_lib.TICKET_DIR))
+            done = progress["rounds_done"] if progress else 0
+            message = (
+                f"Stopped by {name} during {stopped.where}: the {done} completed round(s) are saved in "
+                f"{os.path.join(self.path, ticket_lib.TICKET_DIR)}; resuming continues with round {done + 1}."
+            )
+            return faults.TrainingInterrupted(message, stopped.signum, None, None, self.path)
+        step = stopped.step
+        checkpoint = None
+        if step != self.checkpointer.last_step and step > 0:
+            with self.catcher.saving():
+                try:
+                    checkpoint = self.checkpointer.save(step)
+                except faults.TrainingDiverged as error:
+                    return self.diverged(error)
+            saved = f"checkpoint {checkpoint} written"
+        elif step > 0 or self.checkpointer.last_step == 0:
+            checkpoint = self.checkpointer.path(step)
+            saved = f"its checkpoint {checkpoint} was already written"
+        else:
+            saved = "nothing was trained yet, no checkpoint is needed"
+        if self.writer is not None and self.chief:
+            self.writer.draw()
+        message = (
+            f"Stopped by {name} at step {step} of {self.config['steps']}: {saved}; resuming continues from step {step}."
+        )
+        return faults.TrainingInterrupted(message, stopped.signum, step, checkpoint, self.path)
+
+    def diverged(self, error):
+        """Records and draws a divergence; returns the `faults.TrainingDiverged` to raise."""
+        self._close()
+        record = error.record()
+        if self.chief:
+            run_dir_lib.write_json(os.path.join(self.out, DIVERGED_FILE), record)
+            if self.writer is not None:
+                self.writer.diverged = record
+                self.writer.draw()
+        last = checkpoint_lib.read_state(os.path.join(self.out, CHECKPOINT_DIR))
+        if error.where is not None:
+            kept = "the completed stage I rounds are saved and a resume restarts this round"
+        elif last is not None:
+            weights = os.path.join(self.path, CHECKPOINT_DIR, last["weights"])
+            kept = f"the last checkpoint, step {last['step']} ({weights}), is finite and a resume restarts from it"
+        else:
+            kept = "no checkpoint had been written yet, so a resume restarts from step 0"
+        message = (
+            f"{error.describe()}. Nothing of it was saved: {kept}. The divergence is marked on "
+            f"{os.path.join(self.path, 'curves.png')}. To retry with a lower learning rate, start a new run "
+            f"from its configuration (--config={os.path.join(self.path, 'config.json')} --lr=...)."
+        )
+        return faults.TrainingDiverged(error.step, error.key, error.value, error.first_step, error.where, message)
+
+
+__all__ = [
+    "RunSetupError",
+    "run",
+    "resume_config",
+    "build_gan",
+    "check_backend",
+    "check_discriminator_output",
+    "load_dataset",
+    "reference_images",
+]

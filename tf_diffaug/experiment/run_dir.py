@@ -1,8 +1,10 @@
 """Numbered run folders and the `metrics.jsonl` log of a training run.
 
-Each run lives in `workdir/NNNNN-<preset>/` (the numbering of NVlabs/stylegan2-ada-pytorch's
+Each run lives in `workdir/NNNNN-<name>/` (the numbering of NVlabs/stylegan2-ada-pytorch's
 `training-runs`): the next number is one more than the largest already present, so runs never
 overwrite each other and "the latest run" (for `--resume`) is the one with the largest number.
+The name is the preset's, followed by the dataset's when the configuration trains on another one
+than the preset does (`run_name`: `00003-fewshot-cpu-myfolder` for `--dataset=/data/myfolder`).
 `MetricsLog` appends one JSON object per log point and, when a run is resumed from a checkpoint at
 step `s`, first drops the lines logged after `s` so that logged steps never go back.
 
@@ -34,6 +36,56 @@ def list_run_dirs(workdir):
         if match and os.path.isdir(os.path.join(workdir, name)):
             runs.append((int(match.group(1)), os.path.join(workdir, name)))
     return [path for _, path in sorted(runs)]
+
+
+def run_name(config):
+    """The name part of a run folder: the preset, plus `-<dataset>` when the dataset is not the preset's.
+
+    The dataset's part is a folder's base name (`/data/myfolder/` gives `myfolder`) or the dataset
+    name itself; `create_run_dir` replaces characters outside [A-Za-z0-9._-].
+
+    Example:
+        >>> run_name({"preset": "fewshot-cpu", "network": "dcgan", "dataset": "/data/myfolder/"})
+        'fewshot-cpu-myfolder'
+        >>> run_name({"preset": "fewshot-cpu", "network": "dcgan", "dataset": "emoji-faces"})
+        'fewshot-cpu'
+    """
+    from tf_diffaug.experiment import presets
+
+    preset = config.get("preset")
+    if not preset:
+        return config.get("network") or "run"
+    own = presets.PRESETS.get(preset, {}).get("dataset", presets.DEFAULTS["dataset"])
+    dataset = str(config.get("dataset") or own)
+    if dataset == own:
+        return preset
+    label = os.path.basename(os.path.normpath(os.path.expanduser(dataset))) or dataset
+    return f"{preset}-{label}"
+
+
+def check_workdir(workdir):
+    """Raises ValueError unless `workdir` is (or can be created as) a writable folder.
+
+    Example:
+        >>> check_workdir("/etc/hostname")                                  # doctest: +SKIP
+        ValueError: --workdir '/etc/hostname' is a file. Expected a folder for the run folders ...
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(workdir)))
+    accepted = "Expected a folder for the run folders (created when missing)."
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"--workdir {os.fspath(workdir)!r} is a file, not a folder. {accepted}")
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise ValueError(
+            f"--workdir {os.fspath(workdir)!r} cannot be created: {existing!r} is a file, not a folder. {accepted}"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--workdir {os.fspath(workdir)!r} is not writable ({existing!r}). {accepted}")
 
 
 def create_run_dir(workdir, name):

@@ -4,10 +4,15 @@ A run of `steps` generator steps logs every `log_every` steps, evaluates FID/KID
 steps (when `fid_samples > 0`) and checkpoints (with a sample grid) every `checkpoint_every` steps;
 the intervals need not divide each other or `steps`. Every event also happens at the last step.
 The driver trains with `fit(epochs=epochs, steps_per_epoch=epoch_steps, initial_epoch=...)` where
-`epoch_steps = gcd(steps, log_every, eval_every, checkpoint_every[, start step of a resume])`:
-every event step is then the end of an epoch (the global step after epoch index `e` is
-`(e + 1) * epoch_steps`), and callbacks act at epoch ends whose step is an event step. For the
-`fewshot-cpu` preset (3000 steps, log 50, eval 1500, checkpoint 500) that is 60 epochs of 50 steps.
+`epoch_steps = gcd(steps, log_every, eval_every, checkpoint_every)`: every event step is then the
+end of an epoch (the global step after epoch index `e` is `(e + 1) * epoch_steps`), and callbacks
+act at epoch ends whose step is an event step. For the `fewshot-cpu` preset (3000 steps, log 50,
+eval 1500, checkpoint 500) that is 60 epochs of 50 steps.
+
+A run resumed from a step that is no epoch end (a checkpoint written when a signal stopped the
+run) first trains the rest of that epoch in one short `fit` (`head_steps` steps, epoch index
+`initial_epoch`), then the full epochs: `fits()` lists both, so the epochs keep their length (and
+their per-epoch cost) after any resume.
 
 Example:
     >>> s = Schedule(steps=130, log_every=20, eval_every=50, checkpoint_every=40)
@@ -15,9 +20,21 @@ Example:
     (10, 13, [20, 40, 60, 80, 100, 120, 130])
     >>> s.eval_steps(), s.checkpoint_steps()
     ([50, 100, 130], [40, 80, 120, 130])
+    >>> Schedule(130, 20, 50, 40, start_step=37).fits()
+    [Fit(initial_epoch=3, epochs=4, steps_per_epoch=3, skip=0), Fit(initial_epoch=4, epochs=13, steps_per_epoch=10, skip=3)]
 """
 
 import math
+from typing import NamedTuple
+
+
+class Fit(NamedTuple):
+    """The arguments of one `fit` call (`skip`: batches of the dataset the previous fits used)."""
+
+    initial_epoch: int
+    epochs: int
+    steps_per_epoch: int
+    skip: int
 
 
 class Schedule:
@@ -30,8 +47,7 @@ class Schedule:
         checkpoint_every: steps between checkpoints (and sample grids).
         evaluate: whether the run evaluates at all (`fid_samples > 0`); when not, `eval_every`
             does not shorten the epochs.
-        start_step: the step a resumed run starts from (a multiple of `epoch_steps`, so that
-            `initial_epoch` is whole), 0 for a new run.
+        start_step: the step a resumed run starts from (any step; see `fits`), 0 for a new run.
 
     Raises:
         ValueError: for a non-positive interval or a start step outside [0, steps].
@@ -40,6 +56,9 @@ class Schedule:
         >>> s = Schedule(110, 25, 500, 40, evaluate=False, start_step=60)
         >>> s.epoch_steps, s.initial_epoch, s.log_steps(), s.checkpoint_steps()
         (5, 12, [75, 100, 110], [80, 110])
+        >>> s = Schedule(110, 25, 500, 40, evaluate=False, start_step=63)
+        >>> s.initial_epoch, s.head_steps, s.epoch_length(12), s.step_after(12), s.log_steps()
+        (12, 2, 2, 65, [75, 100, 110])
     """
 
     def __init__(self, steps, log_every, eval_every, checkpoint_every, evaluate=True, start_step=0):
@@ -59,7 +78,7 @@ class Schedule:
         self.checkpoint_every = checkpoint_every
         self.evaluate = bool(evaluate)
         self.start_step = start_step
-        intervals = [steps, log_every, checkpoint_every, start_step] + ([eval_every] if evaluate else [])
+        intervals = [steps, log_every, checkpoint_every] + ([eval_every] if evaluate else [])
         self.epoch_steps = math.gcd(*intervals)
 
     @classmethod
@@ -81,12 +100,43 @@ class Schedule:
 
     @property
     def initial_epoch(self):
-        """The `initial_epoch` argument of `fit` (epochs already done at `start_step`)."""
+        """The epoch index `start_step` falls in (whole epochs already done at `start_step`)."""
         return self.start_step // self.epoch_steps
+
+    @property
+    def head_steps(self):
+        """Steps from `start_step` to the next epoch end (0 when `start_step` is one)."""
+        return -self.start_step % self.epoch_steps
 
     def step_after(self, epoch):
         """The global step at the end of epoch index `epoch` (0-based, as Keras passes it)."""
         return (epoch + 1) * self.epoch_steps
+
+    def epoch_start(self, epoch):
+        """The global step before the first step of epoch index `epoch` (`start_step` in the head)."""
+        return max(epoch * self.epoch_steps, self.start_step)
+
+    def epoch_length(self, epoch):
+        """Steps trained in epoch index `epoch` (`head_steps` for the head of a resumed run)."""
+        return self.step_after(epoch) - self.epoch_start(epoch)
+
+    def fits(self):
+        """The `fit` calls that train from `start_step` to `steps`, as `Fit` tuples.
+
+        One call of full epochs when `start_step` is an epoch end; else first one epoch of
+        `head_steps` steps (index `initial_epoch`), then the full epochs on the dataset with those
+        `head_steps` batches skipped (`dataset.skip(fit.skip)`: each `fit` iterates the dataset
+        from its start), so the batches follow each other as in one `fit`. Empty when
+        `start_step == steps`.
+        """
+        fits = []
+        first = self.initial_epoch
+        if self.head_steps:
+            fits.append(Fit(first, first + 1, self.head_steps, 0))
+            first += 1
+        if first < self.epochs:
+            fits.append(Fit(first, self.epochs, self.epoch_steps, self.head_steps))
+        return fits
 
     def is_log(self, step):
         """Whether `step` is a log point (a multiple of `log_every`, or the last step)."""
@@ -101,7 +151,7 @@ class Schedule:
         return step % self.checkpoint_every == 0 or step == self.steps
 
     def _steps_where(self, predicate):
-        first = self.start_step + self.epoch_steps
+        first = self.step_after(self.initial_epoch)
         return [step for step in range(first, self.steps + 1, self.epoch_steps) if predicate(step)]
 
     def log_steps(self):

@@ -7,23 +7,34 @@ Beyond (Just) Augmentations: A Lottery Ticket Perspective", NeurIPS 2021, arXiv:
 `prune_discriminator`) and rewinding to initialization (or to step `rewind`), then the usual run
 trains the rewound sparse networks (stage II) with the masks in force.
 
-The run folder gets `ticket/`: `generator_masks.npz` (and `discriminator_masks.npz`), the
-`PruningMasks.save` files; `ticket.json`, one record per round (sparsity, pruned count, the
-round's last losses) plus the per-kernel sparsity; `sparsity.txt`, the same as a table. Right
-after stage I a step-0 checkpoint of the rewound, masked networks is written, then the masks are
-moved into place: a resumed run that finds the masks reattaches them and restores its latest
-checkpoint (that one or a later one), and one killed during stage I (which has no intermediate
-checkpoints) finds none and searches again.
+The rounds are run one `find_ticket(rounds=1)` call at a time, each continuing from the networks
+the previous one rewound, with the masks it left attached: after round 1 the networks are at the
+rewind point (initialization, or step `rewind` of round 1), so every later round is
+`find_ticket(rounds=1, rewind="init")` from there, which is what one call of `rounds` rounds does
+(a test checks both give the same masks). After each round the progress is saved in `ticket/`:
+`stage1-round-RRR-generator_masks.npz` (and `-discriminator_masks.npz`), the GAN's full state at
+the rewind point (`stage1-round-RRR.weights.h5`: weights, optimizer slots, step counter, random
+states) and, last, `stage1.json` naming them with the per-round records. A run killed during
+stage I resumes with the round after the last saved one, and loses at most that round.
+
+When stage I is done the run folder gets `ticket/`: `generator_masks.npz` (and
+`discriminator_masks.npz`), the `PruningMasks.save` files; `ticket.json`, one record per round
+(sparsity, pruned count, the round's last losses) plus the per-kernel sparsity; `sparsity.txt`, the
+same as a table. A step-0 checkpoint of the rewound, masked networks is written, then the masks are
+moved into place (their presence means stage I is complete) and the stage-I progress files are
+removed: a resumed run that finds the masks reattaches them and restores its latest checkpoint.
 """
 
 import os
 
 from tf_diffaug.experiment import checkpoint as checkpoint_lib
+from tf_diffaug.experiment import faults
 from tf_diffaug.experiment import run_dir as run_dir_lib
 
 TICKET_DIR = "ticket"
 GENERATOR_MASKS = "generator_masks.npz"
 DISCRIMINATOR_MASKS = "discriminator_masks.npz"
+STAGE1_FILE = "stage1.json"
 
 
 def _ema(gan):
@@ -31,22 +42,31 @@ def _ema(gan):
     return None if ema is gan.generator else ema
 
 
+def _attach(gan, generator_path, discriminator_path=None):
+    """Loads mask files onto `gan`'s networks; returns `(g_masks, d_masks, ema_masks)`."""
+    from tf_diffaug import lottery
+
+    g_masks = lottery.PruningMasks(gan.generator).load(generator_path)
+    ema = _ema(gan)
+    ema_masks = lottery.PruningMasks(ema).load(generator_path) if ema is not None else None
+    d_masks = None
+    if discriminator_path is not None and os.path.exists(discriminator_path):
+        d_masks = lottery.PruningMasks(gan.discriminator).load(discriminator_path)
+    return g_masks, d_masks, ema_masks
+
+
 def load_ticket(gan, ticket_dir):
     """Attaches the masks saved in `ticket_dir` to `gan`'s networks; returns a `td.lottery.Ticket`.
 
     Returns:
-        The ticket, or None when `ticket_dir` holds no generator masks.
+        The ticket, or None when `ticket_dir` holds no generator masks (stage I is not complete).
     """
     from tf_diffaug import lottery
 
     path = os.path.join(ticket_dir, GENERATOR_MASKS)
     if not os.path.exists(path):
         return None
-    g_masks = lottery.PruningMasks(gan.generator).load(path)
-    ema = _ema(gan)
-    ema_masks = lottery.PruningMasks(ema).load(path) if ema is not None else None
-    d_path = os.path.join(ticket_dir, DISCRIMINATOR_MASKS)
-    d_masks = lottery.PruningMasks(gan.discriminator).load(d_path) if os.path.exists(d_path) else None
+    g_masks, d_masks, ema_masks = _attach(gan, path, os.path.join(ticket_dir, DISCRIMINATOR_MASKS))
     records = []
     json_path = os.path.join(ticket_dir, "ticket.json")
     if os.path.exists(json_path):
@@ -54,7 +74,54 @@ def load_ticket(gan, ticket_dir):
     return lottery.Ticket(g_masks, d_masks, ema_masks, records)
 
 
-def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, verbose=1, stream=None):
+def read_progress(ticket_dir):
+    """The `stage1.json` of an unfinished stage I (`rounds_done`, `rounds`, file names), or None."""
+    path = os.path.join(ticket_dir, STAGE1_FILE)
+    return run_dir_lib.read_json(path) if os.path.exists(path) else None
+
+
+def _save_masks(masks, path):
+    tmp = os.path.join(os.path.dirname(path), "tmp-" + os.path.basename(path))  # ends in .npz: kept by np.savez
+    masks.save(tmp)
+    os.replace(tmp, path)
+
+
+def _save_progress(gan, out, done, records, g_masks, d_masks):
+    """Writes round `done`'s masks and the GAN's state, then `stage1.json`, then drops older rounds."""
+    os.makedirs(out, exist_ok=True)
+    prefix = f"stage1-round-{done:03d}"
+    progress = {
+        "rounds_done": done,
+        "rounds": records,
+        "weights": f"{prefix}.weights.h5",
+        "generator_masks": f"{prefix}-{GENERATOR_MASKS}",
+        "discriminator_masks": f"{prefix}-{DISCRIMINATOR_MASKS}" if d_masks is not None else None,
+    }
+    _save_masks(g_masks, os.path.join(out, progress["generator_masks"]))
+    if d_masks is not None:
+        _save_masks(d_masks, os.path.join(out, progress["discriminator_masks"]))
+    checkpoint_lib.write_weights(gan, os.path.join(out, progress["weights"]), step=None)
+    run_dir_lib.write_json(os.path.join(out, STAGE1_FILE), progress)
+    _remove_progress_files(out, keep=prefix)
+
+
+def _remove_progress_files(out, keep=None):
+    for name in os.listdir(out) if os.path.isdir(out) else []:
+        if name.startswith("stage1-round-") and (keep is None or not name.startswith(keep)):
+            os.remove(os.path.join(out, name))
+
+
+def _round_line(record, rounds):
+    losses = ", ".join(f"{k} {record[k]:.4f}" for k in ("d_loss", "g_loss") if k in record)
+    return (
+        f"IMP round {record['round']}/{rounds}: G sparsity {record['generator_sparsity']:.2%}"
+        f", D sparsity {record['discriminator_sparsity']:.2%}; {losses}\n"
+    )
+
+
+def prepare_ticket(
+    gan, dataset, config, ticket_dir, checkpoint_dir, out=None, verbose=1, stream=None, callbacks=None, warmup=None
+):
     """Reloads the ticket of a resumed run from `ticket_dir`, or finds it (stage I) and saves it.
 
     Args:
@@ -69,9 +136,17 @@ def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, v
             non-chief workers).
         verbose: `fit` verbosity of the pruning rounds.
         stream: file-like object for one line per round and the sparsity table, or None.
+        callbacks: Keras callbacks of every round's `fit` (e.g. `faults.StopOnSignal` and
+            `faults.DivergenceGuard`; their `where` is set to the round).
+        warmup: zero-argument callable building the GAN's variables before a saved stage-I state
+            is loaded (one `fit` step).
 
     Returns:
         The `td.lottery.Ticket`, its masks attached to `gan`'s networks.
+
+    Raises:
+        faults.SignalStop, faults.TrainingDiverged: from a round (`where` names it); the rounds
+            before it are saved.
     """
     from tf_diffaug import lottery
 
@@ -83,39 +158,69 @@ def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, v
     out = out or ticket_dir
     rounds = config["prune_rounds"]
     steps = config["prune_steps"] or config["steps"]
-    if stream is not None:
+    callbacks = list(callbacks or [])
+    done, records, masks = 0, [], None
+    progress = read_progress(ticket_dir)
+    if progress is not None:
+        done, records = progress["rounds_done"], progress["rounds"]
+        discriminator = progress["discriminator_masks"]
+        masks = _attach(
+            gan,
+            os.path.join(ticket_dir, progress["generator_masks"]),
+            os.path.join(ticket_dir, discriminator) if discriminator else None,
+        )
+        checkpoint_lib.load_weights(gan, os.path.join(ticket_dir, progress["weights"]), warmup)
+        if stream is not None:
+            stream.write(
+                f"Resuming the lottery-ticket search after round {done} of {rounds} (saved in {ticket_dir}): "
+                f"G sparsity {masks[0].sparsity:.2%}.\n"
+            )
+    elif stream is not None:
         stream.write(
             f"Finding a lottery ticket: {rounds} rounds x {steps} steps, pruning "
             f"{config['prune_fraction']:.0%} of the remaining weights per round, rewind to "
             f"{config['rewind']}.\n"
         )
-        stream.flush()
-    ticket = lottery.find_ticket(
-        gan,
-        dataset,
-        rounds=rounds,
-        fraction=config["prune_fraction"],
-        steps_per_round=steps,
-        prune_discriminator=config["prune_discriminator"],
-        rewind=config["rewind"],
-        reset_discriminator=config["reset_discriminator"],
-        verbose=verbose,
-    )
     if stream is not None:
-        for record in ticket.rounds:
-            losses = ", ".join(f"{k} {record[k]:.4f}" for k in ("d_loss", "g_loss") if k in record)
-            stream.write(
-                f"IMP round {record['round']}/{rounds}: G sparsity {record['generator_sparsity']:.2%}"
-                f", D sparsity {record['discriminator_sparsity']:.2%}; {losses}\n"
-            )
+        stream.flush()
+    for index in range(done + 1, rounds + 1):
+        for callback in callbacks:
+            if hasattr(callback, "where"):
+                callback.where = f"stage I round {index}/{rounds}"
+        found = lottery.find_ticket(
+            gan,
+            dataset,
+            rounds=1,
+            fraction=config["prune_fraction"],
+            steps_per_round=steps,
+            prune_discriminator=config["prune_discriminator"],
+            # Round 1 takes the rewind point (init or step `rewind`) and leaves the networks there;
+            # from it, every later round is a round that rewinds to where it starts.
+            rewind=config["rewind"] if index == 1 else "init",
+            reset_discriminator=config["reset_discriminator"],
+            callbacks=callbacks,
+            verbose=verbose,
+        )
+        records.append(dict(found.rounds[0], round=index))
+        masks = (found.generator_masks, found.discriminator_masks, found.ema_masks)
+        try:
+            _save_progress(gan, out, index, records, masks[0], masks[1])
+        except faults.TrainingDiverged as error:  # finite losses, but the rewound weights are not
+            error.where = f"stage I round {index}/{rounds}"
+            raise
+        if stream is not None:
+            stream.write(_round_line(records[-1], rounds))
+            stream.flush()
+    ticket = lottery.Ticket(masks[0], masks[1], masks[2], records)
+    if stream is not None:
         stream.write(ticket.generator_masks.summary() + "\n")
         stream.flush()
     os.makedirs(out, exist_ok=True)
     saved = [(ticket.generator_masks, GENERATOR_MASKS)]
     if ticket.discriminator_masks is not None:
         saved.append((ticket.discriminator_masks, DISCRIMINATOR_MASKS))
-    for masks, name in saved:  # np.savez adds ".npz" to a name without it: keep it in the temp name
-        masks.save(os.path.join(out, f"tmp-{name}"))
+    for masks_of, name in saved:  # np.savez adds ".npz" to a name without it: keep it in the temp name
+        masks_of.save(os.path.join(out, f"tmp-{name}"))
     run_dir_lib.write_json(
         os.path.join(out, "ticket.json"),
         {
@@ -133,4 +238,10 @@ def prepare_ticket(gan, dataset, config, ticket_dir, checkpoint_dir, out=None, v
     checkpoint_lib.save_checkpoint(gan, checkpoint_dir, step=0, epoch=0)
     for _, name in saved:  # the masks last: their presence means stage I and its checkpoint are done
         os.replace(os.path.join(out, f"tmp-{name}"), os.path.join(out, name))
+    if os.path.exists(os.path.join(out, STAGE1_FILE)):
+        os.remove(os.path.join(out, STAGE1_FILE))
+    _remove_progress_files(out)
     return ticket
+
+
+__all__ = ["TICKET_DIR", "load_ticket", "prepare_ticket", "read_progress"]

@@ -1,0 +1,172 @@
+"""What a configuration builds: the compiled `td.GAN`, the training data and the FID reference set.
+
+`build_gan` turns every GAN, compile and Adam key of a configuration into the `td.GAN` call (a
+test checks each one arrives), then `check_discriminator_output` refuses a discriminator that does
+not give one score per image. `check_backend` refuses a Keras backend other than TensorFlow
+before anything is built: the driver trains under `tf.distribute` on `tf.data` pipelines.
+`load_dataset` is the repeated, shuffled training pipeline, `reference_images` the real images FID
+compares with.
+
+Example:
+    >>> gan = build_gan(resolve_config("fewshot-cpu"))                   # doctest: +SKIP
+    >>> check_discriminator_output(gan)                                  # doctest: +SKIP
+"""
+
+import keras
+
+
+class RunSetupError(ValueError):
+    """The data or the networks of a configuration cannot be set up (raised before training)."""
+
+
+def check_backend():
+    """Raises `RunSetupError` unless Keras runs on TensorFlow (what training needs).
+
+    The driver trains with `tf.distribute` strategies and `tf.data` input pipelines, and td.GAN's
+    train step is TensorFlow code; on the JAX or torch backend it would fail deep inside Keras.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RunSetupError(
+            f"Training needs Keras' TensorFlow backend (td.GAN's train step, tf.distribute, tf.data), but "
+            f'Keras runs on {backend!r}. Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in '
+            "~/.keras/keras.json); DiffAugment itself also runs on JAX and torch."
+        )
+
+
+def check_discriminator_output(gan):
+    """Raises `RunSetupError` unless the discriminator gives one score per image: `(batch, 1)` or `(batch,)`.
+
+    A discriminator with more outputs per image (e.g. `(batch, 2)` logits of a classifier) would
+    train silently on the mean of its outputs. Only functional discriminators (those of
+    `td.networks`) are checked; a subclassed one has no static output shape.
+    """
+    outputs = getattr(gan.discriminator, "outputs", None)
+    if not outputs:
+        return
+    shapes = [tuple(output.shape) for output in outputs]
+    if len(shapes) != 1 or shapes[0][1:] not in ((), (1,)):
+        shown = shapes[0] if len(shapes) == 1 else shapes
+        raise RunSetupError(
+            f"The discriminator {gan.discriminator.name!r} outputs shape {shown}; td.GAN needs one "
+            "real/fake score per image: one output of shape (batch, 1) or (batch,)."
+        )
+
+
+def build_gan(config):
+    """Builds and compiles the `td.GAN` of `config` (call inside the strategy scope).
+
+    Every setting of `td.GAN`, `td.GAN.compile` and `keras.optimizers.Adam` comes from its
+    configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `loss`, `d_steps`, `r1_*`,
+    `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`, `beta_1`, `beta_2`,
+    `adam_epsilon`, `jit_compile`).
+
+    Args:
+        config: a resolved configuration dict.
+
+    Returns:
+        The compiled `td.GAN`.
+
+    Example:
+        >>> gan = build_gan(resolve_config("fewshot-cpu", adam_epsilon=1e-8))   # doctest: +SKIP
+        >>> gan.g_optimizer.epsilon                                             # doctest: +SKIP
+        1e-08
+    """
+    import tf_diffaug as td
+
+    generator, discriminator = td.networks.get(
+        config["network"],
+        resolution=config["resolution"],
+        channels=config["channels"],
+        num_classes=config["num_classes"],
+        latent_dim=config["latent_dim"],
+        **config["network_kwargs"],
+    )
+    augment = None
+    if config["augment_mode"] != "none":
+        augment = td.DiffAugment(config["policy"], seed=config["seed"])
+        if config["adaptive"]:
+            augment = td.augment.AdaptiveAugment(augment, initial_p=0.0, seed=config["seed"] + 1)
+    gan = td.GAN(
+        generator,
+        discriminator,
+        latent_dim=config["latent_dim"],
+        augment=augment,
+        augment_mode=config["augment_mode"],
+        num_classes=config["num_classes"],
+        ema_decay=config["ema_decay"],
+        ema_start_step=config["ema_start_step"],
+        advaug_gamma=config["advaug_gamma"],
+        seed=config["seed"],
+    )
+
+    def adam(learning_rate):
+        return keras.optimizers.Adam(
+            learning_rate, beta_1=config["beta_1"], beta_2=config["beta_2"], epsilon=config["adam_epsilon"]
+        )
+
+    options = {
+        "loss": config["loss"],
+        "d_steps": config["d_steps"],
+        "r1_gamma": config["r1_gamma"],
+        "r1_through_augment": config["r1_through_augment"],
+        "cr_weight": config["cr_weight"],
+        "lecam_weight": config["lecam_weight"],
+        "lecam_decay": config["lecam_decay"],
+        "lecam_start_step": config["lecam_start_step"],
+        "ada_target": config["ada_target"] if config["adaptive"] else None,
+        "ada_interval": config["ada_interval"],
+        "ada_kimg": config["ada_kimg"],
+        "jit_compile": config["jit_compile"],
+    }
+    gan.compile(g_optimizer=adam(config["g_lr"]), d_optimizer=adam(config["d_lr"]), **options)
+    return gan
+
+
+def load_dataset(config, global_batch_size, seed):
+    """The repeated, shuffled training `tf.data.Dataset` of `config` (seeded by `seed`)."""
+    import tf_diffaug as td
+
+    return td.data.load(
+        config["dataset"],
+        split=config["split"],
+        resolution=config["resolution"],
+        batch_size=global_batch_size,
+        with_labels=config["num_classes"] is not None,
+        channels=config["channels"],
+        shuffle=True,
+        mirror=config["mirror"],
+        seed=seed,
+        drop_remainder=True,
+        repeat=True,
+    )
+
+
+def reference_images(config):
+    """The training images as uint8 [N, H, W, C] (the FID/KID reference set)."""
+    import tf_diffaug as td
+
+    images = td.data.load_array(
+        config["dataset"], split=config["split"], resolution=config["resolution"], channels=config["channels"]
+    )
+    return images[0] if isinstance(images, tuple) else images
+
+
+def fid_method(num_real, num_fake, feature_dim=2048):
+    """`frechet_distance` method: "gram" (exact, fast) for sets smaller than the feature size, else "eigh".
+
+    Both equal scipy's `sqrtm` reference up to float rounding (see `td.metrics.frechet_distance`);
+    `sqrtm` of a 2048x2048 product costs tens of seconds per evaluation on a small CPU.
+    """
+    return "gram" if max(num_real, num_fake) < feature_dim else "eigh"
+
+
+__all__ = [
+    "RunSetupError",
+    "build_gan",
+    "check_backend",
+    "check_discriminator_output",
+    "fid_method",
+    "load_dataset",
+    "reference_images",
+]
