@@ -114,6 +114,26 @@ def test_sample_grid_writes_fixed_latent_pngs_and_tensorboard(tmp_path):
     assert glob.glob(str(tmp_path / "tb" / "samples" / "events.out.tfevents.*"))
 
 
+def test_sample_grid_in_training_mode_uses_batch_statistics():
+    z = keras.Input((4,))
+    h_ = keras.layers.BatchNormalization()(keras.layers.Dense(12)(z))
+    g = keras.Model(z, keras.layers.Reshape((2, 2, 3))(keras.layers.Activation("tanh")(h_)))
+    _, d = h.small_networks(seed=8, shape=(2, 2, 3))
+    gan = td.GAN(g, d, latent_dim=4)
+    bn = gan.ema_generator.layers[2]
+    bn.moving_mean.assign(np.full(12, 2.0, "float32"))  # far from the batch statistics
+    grids = {}
+    for mode in (False, True):
+        callback = td.gan.SampleGrid("/tmp/unused", num_samples=6, seed=5, training=mode)
+        callback.set_model(gan)
+        grids[mode] = callback.grid()
+    np.testing.assert_array_equal(grids[True], image_grid(to_uint8(gan.generate(6, seed=5, training=True))))
+    np.testing.assert_array_equal(grids[False], image_grid(to_uint8(gan.generate(6, seed=5))))
+    assert np.abs(grids[True].astype(int) - grids[False].astype(int)).max() > 10
+    with pytest.raises(ValueError, match="training must be True or False. Received training=1"):
+        td.gan.SampleGrid("/tmp/x", training=1)
+
+
 def test_sample_grid_rejects_bad_arguments():
     with pytest.raises(ValueError, match="every_n_epochs must be a positive int. Received every_n_epochs=0"):
         td.gan.SampleGrid("/tmp/x", every_n_epochs=0)

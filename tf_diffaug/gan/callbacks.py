@@ -47,7 +47,7 @@ class SampleGrid(keras.callbacks.Callback):
     """Writes a grid of generated samples from a fixed latent batch during training.
 
     The latent vectors come from `model.generate(num_samples, seed=seed, use_ema=use_ema)` with a
-    fixed `seed`, so successive grids show the same `z` and are comparable over time. Each grid is
+    fixed `seed` (and `training=True` when `training` is set), so successive grids show the same `z` and are comparable over time. Each grid is
     written as `directory/samples_{epoch|step}_{NNNNNN}.png` and, when `log_dir` is given, as a
     TensorBoard image `samples` at the epoch (or training step).
 
@@ -60,6 +60,8 @@ class SampleGrid(keras.callbacks.Callback):
         use_ema: sample from the EMA generator.
         log_dir: TensorBoard log folder, or `None`.
         columns: images per grid row (default `ceil(sqrt(num_samples))`).
+        training: sample in training mode (batch-norm batch statistics, as the BigGAN-CIFAR code
+            samples its EMA generator; see `td.GAN.generate`); False (default): inference mode.
 
     Example:
     >>> callback = SampleGrid("/tmp/samples", every_n_epochs=5, num_samples=16, seed=0)
@@ -75,8 +77,11 @@ class SampleGrid(keras.callbacks.Callback):
         use_ema=True,
         log_dir=None,
         columns=None,
+        training=False,
     ):
         super().__init__()
+        if not isinstance(training, bool):
+            raise ValueError(f"training must be True or False. Received training={training!r}.")
         if directory is None and log_dir is None:
             raise ValueError("SampleGrid needs a directory for PNG files, a log_dir for TensorBoard, or both.")
         for name, value in (("every_n_epochs", every_n_epochs), ("num_samples", num_samples)):
@@ -94,6 +99,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.use_ema = use_ema
         self.log_dir = None if log_dir is None else os.fspath(log_dir)
         self.columns = columns
+        self.training = training
         self.written = []
         self._writer = None
         self._steps = 0
@@ -124,7 +130,8 @@ class SampleGrid(keras.callbacks.Callback):
 
     def grid(self):
         """Returns the current uint8 grid `[H', W', C]` of the fixed latent batch."""
-        images = self.model.generate(self.num_samples, use_ema=self.use_ema, seed=self.seed)
+        extra = {"training": True} if self.training else {}
+        images = self.model.generate(self.num_samples, use_ema=self.use_ema, seed=self.seed, **extra)
         return image_grid(to_uint8(images), columns=self.columns)
 
     def write(self, unit, index):
