@@ -8,6 +8,8 @@ gradient of ``sum(y * y)`` with respect to the images, for
 * ``ours (layer)``: ``td.DiffAugment`` as shipped, parameter sampling included;
 * ``ours (kernel)``: the fused kernel (``fused.compile_for_backend``) on explicit parameters, i.e.
   the layer without its sampling and Keras call overhead;
+* ``portable autodiff``: the same map as plain ``keras.ops`` (``fused.augment_batch``) differentiated
+  by the framework (a scatter-add through the gather): the path JAX and torch took before;
 * ``official``: the official ``DiffAugment_tf.py`` / ``DiffAugment_pytorch.py`` (Zhao et al.,
   NeurIPS 2020, arXiv:2006.10738) when a copy is given with ``--official_tf`` /
   ``--official_torch`` (a user's own copy, imported from that path; none is shipped here).
@@ -149,6 +151,7 @@ def _tensorflow_shape(args, batch, size, official):
         "floor": lambda v: v * 1.5 + 0.25,
         "ours (layer)": lambda v: layer(v, training=True),
         "ours (kernel)": lambda v: kernel(v, color, offsets, centers, half),
+        "portable autodiff": lambda v: fused.augment_batch(v, color, offsets, centers, half),
     }
     if official:
         variants["official"] = lambda v: official.DiffAugment(v, policy=POLICY)
@@ -216,11 +219,13 @@ def _jax_shape(args, batch, size):
     floor = jax.jit(jax.grad(lambda v: jnp.sum((v * 1.5 + 0.25) ** 2)))
     ours_layer = jax.jit(jax.grad(layer_loss, has_aux=True))
     ours_kernel = jax.jit(jax.grad(lambda v, p: jnp.sum(kernel(v, *p, half) ** 2)))
+    portable = jax.jit(jax.grad(lambda v, p: jnp.sum(fused.augment_batch(v, *p, half) ** 2)))
     params = (color, offsets, centers)
     steps = {
         "floor": lambda: floor(x),
         "ours (layer)": lambda: ours_layer(x, state)[0],
         "ours (kernel)": lambda: ours_kernel(x, params),
+        "portable autodiff": lambda: portable(x, params),
     }
     best = _time(steps, args.trials, _repeats(batch, size), jax.block_until_ready)
     return _row("jax", "NHWC", batch, size, best)
@@ -281,6 +286,8 @@ def _torch_shape(args, nhwc, layout, official):
         "ours (layer)": lambda v: layer(v, training=True),
         "ours (kernel)": apply_kernel,
     }
+    if not first:
+        variants["portable autodiff"] = lambda v: fused.augment_batch(v, color, offsets, centers, half)
     if official:
         variants["official"] = lambda v: official.DiffAugment(v, policy=POLICY, channels_first=first)
 
