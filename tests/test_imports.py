@@ -233,7 +233,7 @@ import keras
 import tf_diffaug.gan
 GAN = tf_diffaug.gan.GAN
 z = keras.Input((4,), name="z")
-g = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4)(keras.layers.Dense(3, name="g_block1")(z))))
+g = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4)(keras.layers.Dense(3, name="g_stem")(z))))
 x = keras.Input((2, 2, 1), name="images")
 f = keras.layers.Dense(3, name="d_features")(keras.layers.Flatten()(x))
 d = keras.Model(x, keras.layers.Dense(1)(f))
