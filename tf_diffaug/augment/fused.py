@@ -21,19 +21,25 @@ backward. Here it is one affine map ``T(x) = J x + t`` with closed-form derivati
   lies outside the image or ``(i, j)`` is cut out. ``S`` moves whole pixels one to one, so its
   transpose is again a masked shift: ``S(offsets, centers)^T = S(-offsets, centers - offsets)``.
 
-So ``T(x) = S(A x + d - f) + f`` (``f`` the fill value, ``A`` the color part), and
+So ``T(x) = S_f(A x + d)`` (``A`` the color part, ``S_f`` the shift that writes the fill value
+``f`` where it keeps no pixel), and
 
-* the Jacobian ``J h = S(A h)`` is the same kernel without the constants;
+* the Jacobian ``J h = S_0(A h)`` is the same kernel without the constants;
 * its transpose ``J^T g = S^T(a g + beta sum_c g) + mu M(keep * g)``: the per-pixel part of ``A``
-  commutes with the shift, and the per-image mean term needs only the keep-mask of ``S``;
+  commutes with the shift, and the per-image mean term needs only the keep-mask of ``S`` (one
+  kernel call: the shift ``S^T`` applied to ``a g + beta sum_c g + c``, filled with ``c``, for
+  the per-sample constant ``c = mu M(keep * g)``);
 * the transpose of ``J^T`` is ``J``: every derivative, of any order, is one of these two maps,
   so R1 "through T" (a gradient penalty differentiated again) never autodiffs a gather.
 
-All three are written once here, against a *kernel* (``image_mean``, ``channel_sum``,
-``kept_mean``, ``apply``; :class:`PortableKernel` in ``keras.ops``), and bound to each backend's
-custom-gradient mechanism by a thin module: ``fused_tf`` (``tf.custom_gradient``, XLA),
-``fused_jax`` (``jax.custom_vjp``, ``jax.jit``), ``fused_torch`` (``torch.autograd.Function``,
-with a torch kernel of the same four functions). ``compile_for_backend`` picks the binding.
+All three (``forward_map``, ``linear_map``, ``transpose_map``, after ``prepare`` turns the sampled
+parameters into ``(a, beta, mu, d)`` and the two shifts) are written once here, against a small
+*kernel* (``per_sample``, ``index``, ``shift``, ``image_mean``, ``channel_sum``, ``kept_mean``,
+``apply``; :class:`PortableKernel` in ``keras.ops``), and bound to each backend's custom-gradient
+mechanism by a thin module: ``fused_tf`` (``tf.custom_gradient``, XLA), ``fused_jax``
+(``jax.custom_vjp``, ``jax.jit``), ``fused_torch`` (``torch.autograd.Function``, with a torch
+kernel of the same functions for eager speed). ``compile_for_backend`` picks the binding; only
+the binding of the current backend is imported.
 
 Example:
 

@@ -119,9 +119,10 @@ def kept_sum(values, offsets=None, centers=None, cutout_size=None):
     """
     shape = (ops.shape(values)[0], values.shape[1], values.shape[2])
     rows, cols = axis_terms(shape, offsets, centers, cutout_size)
-    total = ops.sum(ops.einsum("bhw,bw->bh", values, cols[1]) * rows[1], axis=1)
-    if rows[2] is not None:
-        cut = ops.einsum("bhw,bw->bh", values, cols[1] * cols[2]) * (rows[1] * rows[2])
+    rows, cols = ([None if v is None else ops.cast(v, values.dtype) for v in axis] for axis in (rows[1:], cols[1:]))
+    total = ops.sum(ops.einsum("bhw,bw->bh", values, cols[0]) * rows[0], axis=1)
+    if rows[1] is not None:
+        cut = ops.einsum("bhw,bw->bh", values, cols[0] * cols[1]) * (rows[0] * rows[1])
         total = total - ops.sum(cut, axis=1)
     return total
 
