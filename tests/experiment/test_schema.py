@@ -17,7 +17,7 @@ from tf_diffaug.experiment import schema
 
 # The public configuration API (issue 12): existing keys and the keys added for every library setting.
 PUBLIC_KEYS = {
-    "data": ["dataset", "split", "resolution", "channels", "num_classes", "mirror"],
+    "data": ["dataset", "split", "subset_size", "subset_seed", "resolution", "channels", "num_classes", "mirror"],
     "network": ["network", "network_preset", "network_kwargs", "latent_dim"],
     "augmentation": ["policy", "augment_mode", "adaptive", "ada_target", "ada_interval", "ada_kimg"],
     "objective": [
@@ -27,6 +27,7 @@ PUBLIC_KEYS = {
         "beta_1",
         "beta_2",
         "adam_epsilon",
+        "lr_decay",
         "d_steps",
         "r1_gamma",
         "r1_through_augment",
@@ -37,13 +38,18 @@ PUBLIC_KEYS = {
         "ema_decay",
         "ema_start_step",
         "advaug_gamma",
+        "advaug_g_layer",
     ],
-    "schedule": ["batch_size", "steps", "log_every", "eval_every", "checkpoint_every"],
-    "evaluation": ["fid_samples", "fid_batch_size", "grid_size"],
+    "schedule": ["batch_size", "g_batch_size", "steps", "log_every", "eval_every", "checkpoint_every"],
+    "evaluation": ["fid_samples", "fid_batch_size", "fid_reference_split", "sample_bn_mode", "grid_size"],
     "lottery": [
         "prune_rounds",
         "prune_fraction",
         "prune_steps",
+        "prune_scope",
+        "prune_rank_on",
+        "prune_augment_mode",
+        "prune_advaug_gamma",
         "rewind",
         "prune_discriminator",
         "reset_discriminator",
@@ -55,7 +61,7 @@ PUBLIC_KEYS = {
 def test_keys_are_the_public_names_in_their_groups():
     assert [name for name, _ in schema.GROUPS] == list(PUBLIC_KEYS)
     assert {group: [k.name for k in schema.keys_of(group)] for group in PUBLIC_KEYS} == PUBLIC_KEYS
-    assert len(schema.KEYS) == len(schema.KEY) == sum(map(len, PUBLIC_KEYS.values())) == 52
+    assert len(schema.KEYS) == len(schema.KEY) == sum(map(len, PUBLIC_KEYS.values())) == 63
     assert list(presets_lib.DEFAULTS) == [name for names in PUBLIC_KEYS.values() for name in names]
     assert schema.RESUMABLE_KEYS == (
         "steps",

@@ -36,8 +36,9 @@ class StepSampleGrid(SampleGrid):
     """`td.gan.SampleGrid` that names its files `step-XXXXXX.png` and always writes the last step.
 
     The global step comes from the model's step counter (so a resumed run continues the
-    numbering); a grid is written every `every_n_steps` steps and when training ends at
-    `final_step` (any `fit` end when it is None).
+    numbering); a grid is written at the epoch ends every `every_n_steps` steps (each is an epoch
+    end of the run's schedule; at the epoch end the divergence guard has checked the weights) and
+    when training ends at `final_step` (any `fit` end when it is None).
 
     Args:
         directory: the run's `samples/` folder.
@@ -63,6 +64,13 @@ class StepSampleGrid(SampleGrid):
         os.replace(path, renamed)
         self.written[-1] = renamed
         return renamed
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._steps += 1  # the grid itself is drawn at the epoch end, after the divergence guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._steps % self.every_n_steps == 0:
+            self.write("step", self._steps)
 
     def on_train_end(self, logs=None):
         final = self.final_step is None or self._steps == self.final_step

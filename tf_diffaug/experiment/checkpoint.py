@@ -28,6 +28,7 @@ Example:
 
 import os
 import re
+import warnings
 
 import keras
 import numpy as np
@@ -188,14 +189,43 @@ def restore_checkpoint(model, checkpoint_dir, warmup=None, state=None):
 
 
 def load_weights(model, path, warmup=None):
-    """`model.load_weights(path)`, building the model's variables with `warmup()` first if needed."""
+    """`model.load_weights(path)`, building the model's variables with `warmup()` first if needed.
+
+    Keras only warns when an optimizer of the file does not match the model's ("Skipping variable
+    loading for optimizer ..."), leaving its moments and step count at zero: a resume would then
+    silently restart Adam. That is an error here.
+
+    Raises:
+        ValueError: naming the file and what Keras could not load.
+    """
     try:
-        model.load_weights(path)
+        _load_every_variable(model, path)
+    except CheckpointMismatch:
+        raise
     except Exception:  # unbuilt model or optimizer: build them, then load over the warm-up
         if warmup is None:
             raise
         warmup()
+        _load_every_variable(model, path)
+
+
+class CheckpointMismatch(ValueError):
+    """A weights file whose variables do not all fit the model."""
+
+
+def _load_every_variable(model, path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.load_weights(path)
+    skipped = [str(w.message).strip() for w in caught if str(w.message).startswith("Skipping variable loading")]
+    for w in caught:
+        if not str(w.message).startswith("Skipping variable loading"):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if skipped:
+        raise CheckpointMismatch(
+            f"Checkpoint {path} does not fit the model built from the configuration: {skipped[0]} Resuming would "
+            "restart that optimizer from zero moments; resume with the configuration the run was started with."
+        )
 
 
 class Checkpointer(keras.callbacks.Callback):

@@ -34,8 +34,8 @@ back from the weights file, the step from `state.json` (any step: a resume insid
 trains the rest of it, `Schedule.fits`), the data order is reseeded by the step (tf.data cannot
 restore a shuffle buffer, so a resumed run sees a fresh permutation rather than the exact same next
 batch; a run resumed at step `s` equals, in every variable, any other run of the same
-configuration resumed at `s`), and `metrics.jsonl` drops lines logged after the checkpoint, so
-logged steps never go back.
+configuration resumed at `s`: the order is a function of the seed and the resume step), and
+`metrics.jsonl` drops lines logged after the checkpoint, so logged steps never go back.
 
 Example:
     >>> from tf_diffaug import experiment
@@ -271,12 +271,18 @@ class _Training:
                 stream=self.stream,
                 callbacks=[self.stop, self.guard],
                 warmup=self._warmup,
+                round_dataset=lambda index: load_dataset(
+                    config, config["batch_size"], seed=config["seed"] + index * ticket_lib.ROUND_SEED_STRIDE
+                ),
             )
             self.checkpointer.last_step = 0  # prepare_ticket wrote the step-0 checkpoint
         if state:
-            checkpoint_lib.restore_checkpoint(
-                self.gan, os.path.join(self.path, CHECKPOINT_DIR), warmup=self._warmup, state=state
-            )
+            try:
+                checkpoint_lib.restore_checkpoint(
+                    self.gan, os.path.join(self.path, CHECKPOINT_DIR), warmup=self._warmup, state=state
+                )
+            except checkpoint_lib.CheckpointMismatch as error:
+                raise RunSetupError(str(error)) from error
             self.checkpointer.last_step = state["step"]
         self.stop.schedule, self.stop.where = schedule, None
         self.guard.schedule, self.guard.where = schedule, None

@@ -4,17 +4,21 @@ Divergence: `DivergenceGuard`, the first callback of a run, looks at the epoch-e
 trackers' means over the epoch, which Keras has already brought to the host: no extra sync per
 step) and raises `TrainingDiverged` at the first non-finite value, before any other callback of
 that epoch end runs, so no sample grid, evaluation, log line or checkpoint is made of diverged
-weights. Every epoch end of a run is at most a log interval away (see `schedule.Schedule`). The
-checkpoint writer checks the weights themselves too (`checkpoint.write_weights`): losses can still
-be finite at the step whose update made the weights NaN.
+weights. Every epoch end of a run is at most a log interval away (see `schedule.Schedule`). Losses
+can still be finite at the step whose update made the weights NaN, so at the epoch ends where a
+checkpoint, a grid or an evaluation follows, the guard also checks every variable of the model
+and its optimizers (`non_finite_variables`, one read of the weights, as a save does); the
+checkpoint writer checks the file it wrote once more (`checkpoint.write_weights`).
 
 Signals: `SignalCatcher` replaces the SIGINT and SIGTERM handlers while a run trains. The first
 signal only sets a flag; `StopOnSignal` checks it after every train step (a Python attribute read,
 no device sync) and raises `SignalStop` naming the step just finished, which the driver catches to
 write a checkpoint at exactly that step and exit with `128 + signal` (130 for SIGINT, 143 for
-SIGTERM). A second signal before the checkpoint is being written exits at once without one (the
-last periodic checkpoint stays); one that comes while it is written is ignored, so the write is
-never cut short. Preemptible machines and batch schedulers send SIGTERM and a grace period before
+SIGTERM). A second signal, more than `REPEAT_SECONDS` after the first and before the checkpoint is
+being written, exits at once without one (the last periodic checkpoint stays); one that comes
+while it is written is ignored, so the write is never cut short. Copies of one signal that arrive
+together are one request: `timeout` forwards a signal to its child and to the child's process
+group, and Ctrl-C reaches every process of the terminal's foreground group. Preemptible machines and batch schedulers send SIGTERM and a grace period before
 SIGKILL; the stop then costs the rest of the current step (or the evaluation running at an epoch
 end) plus one checkpoint write.
 
@@ -28,11 +32,15 @@ import math
 import os
 import signal
 import threading
+import time
 
 import keras
+import numpy as np
 
 #: The signals a run stops on, writing a checkpoint first.
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: A second signal within this many seconds of the first is a copy of it, not a request to quit at once.
+REPEAT_SECONDS = 0.5
 
 
 def signal_name(signum):
@@ -133,6 +141,7 @@ class SignalCatcher:
         self.stream = stream
         self.enabled = enabled
         self.received = None
+        self._received_at = None
         self._saving = False
         self._previous = {}
 
@@ -156,11 +165,13 @@ class SignalCatcher:
     def _handle(self, signum, frame):
         name = signal_name(signum)
         if self.received is None:
-            self.received = signum
+            self.received, self._received_at = signum, time.monotonic()
             self._say(
                 f"{name} received: finishing the current step, then writing a checkpoint "
                 f"(send it again to exit at once without one)."
             )
+        elif time.monotonic() - self._received_at < REPEAT_SECONDS:
+            return  # a copy of the first (e.g. forwarded by `timeout` to the child and to its group)
         elif self._saving:
             self._say(f"{name} received again while the checkpoint is written: ignored until it is complete.")
         else:
@@ -212,11 +223,32 @@ class StopOnSignal(keras.callbacks.Callback):
             raise SignalStop(self.catcher.received, self._base + batch + 1, self.where)
 
 
+def non_finite_variables(model):
+    """Paths of the float variables of `model` and of its optimizers that hold NaN or infinite values.
+
+    The optimizers are `model.g_optimizer`, `model.d_optimizer` (td.GAN) and `model.optimizer`.
+    """
+    variables = list(model.variables)
+    for name in ("g_optimizer", "d_optimizer", "optimizer"):
+        optimizer = getattr(model, name, None)
+        variables += list(getattr(optimizer, "variables", None) or [])
+    seen, bad = set(), []
+    for variable in variables:
+        if id(variable) in seen or not keras.backend.is_float_dtype(variable.dtype):
+            continue
+        seen.add(id(variable))
+        if not np.isfinite(keras.ops.convert_to_numpy(variable)).all():
+            bad.append(variable.path)
+    return bad
+
+
 class DivergenceGuard(keras.callbacks.Callback):
     """Raises `TrainingDiverged` at the first epoch end whose logs hold a NaN or infinite number.
 
     Place it first among the callbacks: the others of that epoch end then never see the diverged
-    model. Non-numeric logs are ignored.
+    model. Non-numeric logs are ignored. At the epoch ends where a checkpoint, a sample grid or an
+    evaluation follows (every `fit` end without a schedule) the model's and optimizers' variables
+    are checked too (`non_finite_variables`).
 
     Args:
         schedule: the run's `schedule.Schedule` (epoch index -> global step), or None to count the
@@ -244,15 +276,26 @@ class DivergenceGuard(keras.callbacks.Callback):
             except (TypeError, ValueError):
                 continue
             if not math.isfinite(number):
-                if self.schedule is not None:
-                    step, first = self.schedule.step_after(epoch), self.schedule.epoch_start(epoch) + 1
-                else:
-                    steps = (self.params or {}).get("steps") or 1
-                    step, first = (epoch + 1) * steps, epoch * steps + 1
+                step, first = self._steps(epoch)
                 raise TrainingDiverged(step, key, number, first_step=first, where=self.where)
+        step, first = self._steps(epoch)
+        schedule = self.schedule
+        if schedule is None or schedule.is_checkpoint(step) or schedule.is_eval(step):
+            bad = non_finite_variables(self.model)
+            if bad:
+                more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+                raise TrainingDiverged(step, "weights", f"{bad[0]}{more}", first_step=first, where=self.where)
+
+    def _steps(self, epoch):
+        """`(global step at the end of epoch, its first step)`."""
+        if self.schedule is not None:
+            return self.schedule.step_after(epoch), self.schedule.epoch_start(epoch) + 1
+        steps = (self.params or {}).get("steps") or 1
+        return (epoch + 1) * steps, epoch * steps + 1
 
 
 __all__ = [
+    "REPEAT_SECONDS",
     "SIGNALS",
     "DivergenceGuard",
     "SignalCatcher",
@@ -260,5 +303,6 @@ __all__ = [
     "StopOnSignal",
     "TrainingDiverged",
     "TrainingInterrupted",
+    "non_finite_variables",
     "signal_name",
 ]

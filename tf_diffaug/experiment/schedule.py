@@ -126,8 +126,8 @@ class Schedule:
         One call of full epochs when `start_step` is an epoch end; else first one epoch of
         `head_steps` steps (index `initial_epoch`), then the full epochs on the dataset with those
         `head_steps` batches skipped (`dataset.skip(fit.skip)`: each `fit` iterates the dataset
-        from its start), so the batches follow each other as in one `fit`. Empty when
-        `start_step == steps`.
+        from its start, so the second one continues the first one's order of images; random
+        flips are drawn anew by each pass over a pipeline). Empty when `start_step == steps`.
         """
         fits = []
         first = self.initial_epoch

@@ -46,6 +46,18 @@ GROUP_NAMES = tuple(name for name, _ in GROUPS)
 #: `tf.distribute` strategies `execution.make_strategy` builds.
 STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
+#: Learning-rate schedules of both optimizers (`build.build_gan`): constant, or linear to 0 over the run.
+LR_DECAYS = ("none", "linear")
+
+#: How the EMA generator's batch norms sample for FID/KID and the grids: running (eval) or batch statistics.
+SAMPLE_BN_MODES = ("eval", "train")
+
+#: `td.lottery` choices, repeated here without importing Keras (a test checks they equal the library's):
+#: `find_ticket(prune_scope=...)` (`td.lottery.masks.PRUNE_SCOPES`) and `find_ticket(rank_on=...)`
+#: (`td.lottery.ticket.RANK_ON`).
+PRUNE_SCOPES = ("all", "conv")
+PRUNE_RANK_ON = ("generator", "ema")
+
 _TYPE_WORDS = {
     int: "an integer",
     float: "a number",
@@ -175,6 +187,9 @@ class Key:
             ValueError: when the text is not of the key's type, naming the flag and what is accepted.
         """
         stripped = str(text).strip()
+        allowed = self.allowed()
+        if self.type is str and allowed is not None and stripped in allowed:
+            return stripped  # a choice first: `--prune_augment_mode=none` is the mode "none", not None
         if self.nullable and stripped.lower() in ("none", "null"):
             return None
         for literal in self.literals:
@@ -243,6 +258,8 @@ KEYS = (
     # data ------------------------------------------------------------------------------------------
     Key("dataset", "data", str, "emoji-faces", "td.data name (emoji-faces, fashion-mnist, a prepared tfds name such as cifar10) or an image folder.", check=_check_name("dataset")),
     Key("split", "data", str, "train", "Dataset split: " + splits.SPLIT_HELP + ".", check=_check_split),
+    Key("subset_size", "data", int, None, "Train on a seeded random subset of this many images of the split (none: all of it); the DiffAugment BigGAN-CIFAR 10 %/20 % runs use 5000/10000 of CIFAR-10 train (datasets.py l.316-321).", nullable=True, **_N),
+    Key("subset_seed", "data", int, 0, "Seed of that subset: numpy RandomState(seed).choice over the split's original order (the official scripts: --seed 0).", minimum=0, maximum=2**32 - 1),
     Key("resolution", "data", int, 64, "Image size in pixels (square); one the network builds: " + ", ".join(f"{k} {'/'.join(map(str, v))}" for k, v in network_catalog.RESOLUTIONS.items()) + ".", **_N),
     Key("channels", "data", int, 3, "Image channels (1: grey, 3: RGB).", choices=(1, 3)),
     Key("num_classes", "data", int, None, "Classes of a class-conditional GAN (labels from the dataset), or none for an unconditional one.", minimum=2, nullable=True),
@@ -266,6 +283,7 @@ KEYS = (
     Key("beta_1", "objective", float, 0.5, "Adam beta_1 of both optimizers.", **_DECAY),
     Key("beta_2", "objective", float, 0.999, "Adam beta_2 of both optimizers.", **_DECAY),
     Key("adam_epsilon", "objective", float, 1e-7, "Adam epsilon of both optimizers (1e-7: Keras' default; PyTorch's is 1e-8).", **_POSITIVE),
+    Key("lr_decay", "objective", str, "none", "Learning-rate schedule of both optimizers: none (constant) or linear (to 0 at the last step, as Miyato et al.'s SNGAN code; D's over its d_steps x steps updates).", choices=LR_DECAYS),
     Key("d_steps", "objective", int, 1, "Discriminator updates per generator step (BigGAN-CIFAR: 4, SNGAN: 5).", **_N),
     Key("r1_gamma", "objective", float, 0.0, "R1 penalty weight gamma (gamma / 2 * ||grad D||^2 on reals); 0: off.", **_Z),
     Key("r1_through_augment", "objective", bool, True, "R1 gradient w.r.t. the un-augmented reals through T (grad_x D(T(x))); --nor1_through_augment: w.r.t. T(x)."),
@@ -291,20 +309,28 @@ KEYS = (
     Key("ema_decay", "objective", float, 0.999, "Decay of the EMA generator used for samples and FID (0: the EMA copy is G).", **_UNIT),
     Key("ema_start_step", "objective", int, 0, "Steps before the EMA starts averaging (it copies G until then).", **_Z),
     Key("advaug_gamma", "objective", float, 0.0, "AdvAug step size on D's and G's features (Chen et al. 2021: 0.01); 0: off.", **_Z),
+    Key("advaug_g_layer", "objective", str, "g_stem", "Generator layer whose output AdvAug perturbs (g_stem: the linear stem, as Chen et al.'s functions_adv.py only_l1=True; D's is its penultimate features).", check=_check_name("advaug_g_layer")),
     # schedule --------------------------------------------------------------------------------------
-    Key("batch_size", "schedule", int, 32, "Global batch size (split over the replicas).", **_N),
+    Key("batch_size", "schedule", int, 32, "Global batch of one update (split over the replicas); a step reads d_steps x batch_size real images, one batch per D update.", **_N),
+    Key("g_batch_size", "schedule", int, None, "Latents of the G update (none: batch_size); Chen et al.'s and Miyato et al.'s SNGAN: 128 with batch_size 64.", nullable=True, **_N),
     Key("steps", "schedule", int, 1000, "Total generator steps (train_step calls); the last step is always logged, evaluated and checkpointed.", resumable=True, **_N),
     Key("log_every", "schedule", int, 50, "Steps between log points (metrics.jsonl lines, progress lines).", resumable=True, **_N),
     Key("eval_every", "schedule", int, 500, "Steps between FID/KID evaluations.", resumable=True, **_N),
     Key("checkpoint_every", "schedule", int, 250, "Steps between checkpoints and sample grids.", resumable=True, **_N),
     # evaluation ------------------------------------------------------------------------------------
     Key("fid_samples", "evaluation", int, 500, "Generated images per FID/KID evaluation (0: no evaluation; 1 is refused).", resumable=True, **_Z),
-    Key("fid_batch_size", "evaluation", int, 50, "Batch size of generation and Inception features during evaluation.", resumable=True, **_N),
+    Key("fid_batch_size", "evaluation", int, 50, "Batch size of generation and Inception features during evaluation (with sample_bn_mode=train also the batch-norm batch).", resumable=True, **_N),
+    Key("fid_reference_split", "evaluation", str, None, "Split whose images (all of them, no subset) are the FID/KID reference, e.g. test (the DiffAugment BigGAN-CIFAR code); none: the training images.", nullable=True, check=_check_split),
+    Key("sample_bn_mode", "evaluation", str, "eval", "Batch norm of the EMA generator when sampling for FID/KID and grids: eval (running statistics) or train (each batch's statistics, as the BigGAN-CIFAR code's G_ema.train()).", choices=SAMPLE_BN_MODES),
     Key("grid_size", "evaluation", int, 36, "Images per sample grid (samples/step-XXXXXX.png).", resumable=True, **_N),
     # lottery ---------------------------------------------------------------------------------------
     Key("prune_rounds", "lottery", int, 0, "IMP rounds before training (0: the dense networks).", **_Z),
     Key("prune_fraction", "lottery", float, 0.2, "Share of the remaining G (and D) kernel weights pruned per round.", minimum=0, maximum=1, open_minimum=True, open_maximum=True),
     Key("prune_steps", "lottery", int, None, "Training steps per IMP round (none: --steps, as in the paper).", nullable=True, **_N),
+    Key("prune_scope", "lottery", str, "all", "Kernels IMP prunes: all (conv and dense) or conv (convolutions only, Chen et al.'s utils.py pruning_generate).", choices=PRUNE_SCOPES),
+    Key("prune_rank_on", "lottery", str, "generator", "Whose magnitudes rank G's weights each round: generator or ema (the EMA generator, Chen et al.'s ticket).", choices=PRUNE_RANK_ON),
+    Key("prune_augment_mode", "lottery", str, None, "augment_mode of the IMP rounds (null: augment_mode); Chen et al. find the SNGAN ticket without DiffAugment (none).", choices=tuple(modes.AUGMENT_MODES), nullable=True),
+    Key("prune_advaug_gamma", "lottery", float, None, "advaug_gamma of the IMP rounds (none: advaug_gamma); Chen et al.: 0, AdvAug only when training the ticket.", nullable=True, **_Z),
     Key("rewind", "lottery", int, "init", "Rewind the survivors to 'init' or to step k < the round's steps (late rewinding).", literals=("init",), **_Z),
     Key("prune_discriminator", "lottery", bool, False, "Also prune D's kernels each round."),
     Key("reset_discriminator", "lottery", bool, True, "Rewind D after each round (--noreset_discriminator: keep training it)."),

@@ -11,7 +11,11 @@ The rounds are run one `find_ticket(rounds=1)` call at a time, each continuing f
 the previous one rewound, with the masks it left attached: after round 1 the networks are at the
 rewind point (initialization, or step `rewind` of round 1), so every later round is
 `find_ticket(rounds=1, rewind="init")` from there, which is what one call of `rounds` rounds does
-(a test checks both give the same masks). After each round the progress is saved in `ticket/`:
+(a test checks both give the same masks). Each round trains on its own pipeline, seeded by the round
+(`round_dataset`, `ROUND_SEED_STRIDE`): a pipeline's random flips change with every pass over it, so
+one pipeline shared by the rounds would give round `r` data that depends on how far the rounds
+before it (and their prefetching) read; per-round pipelines make a resumed search find exactly the
+ticket of an uninterrupted one. After each round the progress is saved in `ticket/`:
 `stage1-round-RRR-generator_masks.npz` (and `-discriminator_masks.npz`), the GAN's full state at
 the rewind point (`stage1-round-RRR.weights.h5`: weights, optimizer slots, step counter, random
 states) and, last, `stage1.json` naming them with the per-round records. A run killed during
@@ -35,6 +39,8 @@ TICKET_DIR = "ticket"
 GENERATOR_MASKS = "generator_masks.npz"
 DISCRIMINATOR_MASKS = "discriminator_masks.npz"
 STAGE1_FILE = "stage1.json"
+#: Round `r` of stage I trains on the run's pipeline seeded with `seed + r * ROUND_SEED_STRIDE`.
+ROUND_SEED_STRIDE = 3_000_017
 
 
 def _ema(gan):
@@ -120,13 +126,23 @@ def _round_line(record, rounds):
 
 
 def prepare_ticket(
-    gan, dataset, config, ticket_dir, checkpoint_dir, out=None, verbose=1, stream=None, callbacks=None, warmup=None
+    gan,
+    dataset,
+    config,
+    ticket_dir,
+    checkpoint_dir,
+    out=None,
+    verbose=1,
+    stream=None,
+    callbacks=None,
+    warmup=None,
+    round_dataset=None,
 ):
     """Reloads the ticket of a resumed run from `ticket_dir`, or finds it (stage I) and saves it.
 
     Args:
         gan: the compiled `td.GAN` of the run, freshly built.
-        dataset: the run's repeated training dataset.
+        dataset: the run's repeated training dataset (every round's, unless `round_dataset`).
         config: the resolved configuration (`prune_rounds`, `prune_fraction`, `prune_steps`,
             `rewind`, `prune_discriminator`, `reset_discriminator`).
         ticket_dir: the run folder's `ticket/` (read).
@@ -140,6 +156,8 @@ def prepare_ticket(
             `faults.DivergenceGuard`; their `where` is set to the round).
         warmup: zero-argument callable building the GAN's variables before a saved stage-I state
             is loaded (one `fit` step).
+        round_dataset: optional callable `round -> dataset` (1-based) giving each round its own
+            pipeline (the driver seeds it with `seed + round * ROUND_SEED_STRIDE`).
 
     Returns:
         The `td.lottery.Ticket`, its masks attached to `gan`'s networks.
@@ -189,7 +207,7 @@ def prepare_ticket(
                 callback.where = f"stage I round {index}/{rounds}"
         found = lottery.find_ticket(
             gan,
-            dataset,
+            dataset if round_dataset is None else round_dataset(index),
             rounds=1,
             fraction=config["prune_fraction"],
             steps_per_round=steps,
@@ -244,4 +262,4 @@ def prepare_ticket(
     return ticket
 
 
-__all__ = ["TICKET_DIR", "load_ticket", "prepare_ticket", "read_progress"]
+__all__ = ["ROUND_SEED_STRIDE", "TICKET_DIR", "load_ticket", "prepare_ticket", "read_progress"]

@@ -26,12 +26,15 @@ END_MARKER = "<!-- END FLAG TABLE -->"
 _WIDTH = 100
 
 
-def _value_text(value):
-    """A value as it is written on the command line (strings bare, None as none, dicts as JSON)."""
+def _value_text(value, key=None):
+    """A value as it is written on the command line (strings bare, None as none, dicts as JSON).
+
+    None is written "null" for a `key` with a choice "none" (`prune_augment_mode`), as its flag reads it.
+    """
     import json
 
     if value is None:
-        return "none"
+        return "null" if key is not None and "none" in (key.allowed() or ()) else "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dict):
@@ -114,11 +117,11 @@ def help_text(program="python -m train", usage=None, command_flags=()):
     for group, title in schema.GROUPS:
         lines = [f"{title}:"]
         for key in schema.keys_of(group):
-            default = f"default: {_value_text(key.default)}"
+            default = f"default: {_value_text(key.default, key)}"
             if key.name == "preset":  # the presets are listed at the end
                 default = f"default: {preset}"
             elif resolved[key.name] != key.default and key.name != "source":
-                default += f"; {preset}: {_value_text(resolved[key.name])}"
+                default += f"; {preset}: {_value_text(resolved[key.name], key)}"
             notes = f"{key.help}{_accepts(key)} [{default}]" + (" [resumable]" if key.resumable else "")
             lines += [f"  {_flag(key)}", _wrapped(notes, "      ")]
             if group == "objective" and key.name == "d_lr":
@@ -151,7 +154,7 @@ def markdown_table():
         for key in schema.keys_of(group):
             resume = "may change" if key.resumable else "fixed"
             lines.append(
-                f"| `--{key.name}` | {_cell(key.accepted())} | `{_cell(_value_text(key.default))}` | {resume} "
+                f"| `--{key.name}` | {_cell(key.accepted())} | `{_cell(_value_text(key.default, key))}` | {resume} "
                 f"| {_cell(key.help)} |"
             )
             if group == "objective" and key.name == "d_lr":
