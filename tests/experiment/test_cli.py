@@ -10,6 +10,7 @@ import pytest
 from absl import app
 
 from tests.experiment.command_line import REPO, call_main
+from tests.helpers import processes
 from tf_diffaug import experiment
 from tf_diffaug.experiment import schema
 
@@ -126,6 +127,161 @@ def test_inconsistent_flags_fail_before_any_work(argv, message, tmp_path):
         call_main(argv + [f"--workdir={workdir}"])
     assert message in str(info.value)
     assert not workdir.exists()
+
+
+def _faces(folder, count=3, size=8):
+    """`count` small PNG images (real emoji faces) in `folder`; returns its path as a string."""
+    from PIL import Image
+
+    import tf_diffaug as td
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, image in enumerate(td.data.load_array("emoji-faces", resolution=size)[:count]):
+        Image.fromarray(image).save(folder / f"face{i}.png")
+    return str(folder)
+
+
+def _empty_folder(tmp):
+    (tmp / "empty").mkdir()
+    return [f"--dataset={tmp / 'empty'}"], f"No image files in folder '{tmp / 'empty'}' (searched recursively"
+
+
+def _notes_only(tmp):
+    (tmp / "notes").mkdir()
+    (tmp / "notes" / "notes.txt").write_text("not an image")
+    return [f"--dataset={tmp / 'notes'}"], "1 other file(s) skipped, e.g. 'notes.txt')."
+
+
+def _dataset_file(tmp):
+    (tmp / "one.png").write_bytes(b"")
+    return [f"--dataset={tmp / 'one.png'}"], f"Dataset '{tmp / 'one.png'}' is a file, not a folder of images."
+
+
+def _workdir_file(tmp):
+    (tmp / "runs.txt").write_text("")
+    message = f"--workdir '{tmp / 'runs.txt'}' is a file, not a folder. Expected a folder for the run folders"
+    return [f"--workdir={tmp / 'runs.txt'}"], message
+
+
+def _workdir_file_resume(tmp):
+    argv, message = _workdir_file(tmp)
+    return argv + ["--resume"], message
+
+
+def _workdir_below_a_file(tmp):
+    (tmp / "runs.txt").write_text("")
+    runs = tmp / "runs.txt" / "runs"
+    return [f"--workdir={runs}"], f"--workdir '{runs}' cannot be created: '{tmp / 'runs.txt'}' is a file, not a folder."
+
+
+def _loose_images_with_classes(tmp):
+    folder = _faces(tmp / "loose")
+    return [f"--dataset={folder}", "--num_classes=3", "--batch_size=2"], "needs every image inside a class sub-folder"
+
+
+def _classes_mismatch(tmp):
+    for name in ("cats", "dogs"):
+        _faces(tmp / "pets" / name, count=2)
+    message = (
+        f"num_classes=3 does not match the 2 class sub-folders ['cats', 'dogs'] of folder '{tmp / 'pets'}'. "
+        "Expected num_classes=2 (or none to train unconditionally)."
+    )
+    return [f"--dataset={tmp / 'pets'}", "--num_classes=3", "--batch_size=2"], message
+
+
+def _unprepared_tfds(tmp):
+    return ["--dataset=cifar10", "--resolution=32"], "The tfds dataset 'cifar10' is not prepared in"
+
+
+BAD_INPUTS = {
+    "empty folder": _empty_folder,
+    "folder of other files": _notes_only,
+    "dataset is a file": _dataset_file,
+    "workdir is a file": _workdir_file,
+    "workdir is a file, resume": _workdir_file_resume,
+    "workdir below a file": _workdir_below_a_file,
+    "class folders: loose images": _loose_images_with_classes,
+    "class folders: num_classes": _classes_mismatch,
+    "tfds set not prepared": _unprepared_tfds,
+}
+
+
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry_run", "run"])
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_data_and_workdirs_fail_with_one_message_before_any_work(case, dry_run, tmp_path):
+    argv, message = BAD_INPUTS[case](tmp_path)
+    if not any(a.startswith("--workdir") for a in argv):
+        argv.append(f"--workdir={tmp_path / 'runs'}")
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(app.UsageError) as info:
+        call_main(argv + (["--dry_run"] if dry_run else []))
+    assert message in str(info.value)
+    if dry_run and "workdir" not in case:
+        assert str(info.value).startswith("Dry run: the data cannot be opened. ")
+    assert sorted(os.listdir(tmp_path)) == before  # no run folder, no workdir
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_another_keras_backend_is_refused_naming_keras_backend(backend, tmp_path):
+    with pytest.raises(app.UsageError) as info:
+        call_main([f"--workdir={tmp_path / 'runs'}"], environ={"KERAS_BACKEND": backend})
+    assert str(info.value) == (
+        f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (td.GAN's train step, "
+        "tf.distribute, tf.data). Run with KERAS_BACKEND=tensorflow, or unset it."
+    )
+    assert call_main([f"--workdir={tmp_path}"], environ={"KERAS_BACKEND": "tensorflow"})["preset"] == "fewshot-cpu"
+
+
+def test_a_discriminator_with_two_outputs_per_image_is_refused(tmp_path, monkeypatch):
+    import keras
+
+    import tf_diffaug as td
+
+    get = td.networks.get
+
+    def two_logits(*args, **kwargs):  # e.g. a classifier's head where a real/fake score belongs
+        generator, discriminator = get(*args, **kwargs)
+        features = discriminator.layers[-2].output
+        return generator, keras.Model(discriminator.inputs, keras.layers.Dense(2)(features), name="two_logits")
+
+    monkeypatch.setattr(td.networks, "get", two_logits)
+    workdir = tmp_path / "runs"
+    with pytest.raises(app.UsageError) as info:
+        call_main(["--resolution=32", "--batch_size=4", '--network_kwargs={"width": 8}', f"--workdir={workdir}"])
+    assert str(info.value) == (
+        "The discriminator 'two_logits' outputs shape (None, 2); td.GAN needs one real/fake score per image: "
+        "one output of shape (batch, 1) or (batch,)."
+    )
+    assert not workdir.exists()
+
+
+def test_dry_run_reports_a_folders_images_and_skipped_files(tmp_path, capsys):
+    folder = _faces(tmp_path / "faces", count=5)
+    (tmp_path / "faces" / "notes.txt").write_text("")
+    call_main([f"--dataset={folder}", "--batch_size=4", "--dry_run", f"--workdir={tmp_path / 'runs'}"])
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"data: 5 images (folder '{folder}' train); 1 file(s) skipped (notes.txt: not an image extension)"
+    )
+
+
+@pytest.mark.slow
+def test_the_driver_refuses_a_keras_backend_set_in_keras_json(tmp_path):
+    # No KERAS_BACKEND: Keras reads its backend from $KERAS_HOME/keras.json; the driver asks Keras.
+    (tmp_path / "keras.json").write_text('{"backend": "jax"}')
+    out = subprocess.run(
+        processes.python_command("-m", "train", "--steps=1", f"--workdir={tmp_path / 'runs'}", timeout=200),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=230,
+        env={k: v for k, v in processes.environment(KERAS_HOME=str(tmp_path)).items() if k != "KERAS_BACKEND"},
+    )
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert (
+        "Training needs Keras' TensorFlow backend (td.GAN's train step, tf.distribute, tf.data), but Keras runs on "
+        "'jax'. Set KERAS_BACKEND=tensorflow" in out.stderr
+    )
+    assert not (tmp_path / "runs").exists()
 
 
 def test_multiworker_needs_tf_config(tmp_path):

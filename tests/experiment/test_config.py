@@ -261,6 +261,24 @@ def test_run_dirs_are_numbered_and_latest_is_found(tmp_path):
     ]
 
 
+def test_run_folders_are_named_after_the_dataset_when_it_is_not_the_presets(tmp_path):
+    def name(preset, dataset=None):
+        config = experiment.resolve_config(preset, **({} if dataset is None else {"dataset": dataset}))
+        return run_dir.run_name(config)
+
+    assert name("fewshot-cpu") == name("fewshot-cpu", "emoji-faces") == "fewshot-cpu"
+    assert name("fewshot-cpu", "/my/folder/") == "fewshot-cpu-folder"
+    assert name("fewshot-cpu", "~/data/myfolder") == "fewshot-cpu-myfolder"
+    assert name("fashion-mnist-1pct", "cifar100") == "fashion-mnist-1pct-cifar100"
+    assert name("stylegan2-lowshot-256") == "stylegan2-lowshot-256"  # its own folder, data/100-shot-obama
+    assert name("stylegan2-lowshot-256", "data/100-shot-grumpy_cat") == "stylegan2-lowshot-256-100-shot-grumpy_cat"
+    root = str(tmp_path / "runs")
+    for previous in ("00000-fewshot-cpu", "00002-other"):
+        os.makedirs(os.path.join(root, previous))
+    path = run_dir.create_run_dir(root, name("fewshot-cpu", "/data/myfolder"))
+    assert os.path.basename(path) == "00003-fewshot-cpu-myfolder"
+
+
 def test_metrics_log_converts_values_and_truncates_on_resume(tmp_path):
     path = str(tmp_path / "metrics.jsonl")
     log = run_dir.MetricsLog(path)

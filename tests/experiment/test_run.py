@@ -68,6 +68,7 @@ def test_run_folder_config_and_metrics(tiny_run):
         assert np.isfinite([record["d_loss"], record["g_loss"]]).all()
         assert record["aug_p"] == 1.0  # fixed DiffAugment: every sample augmented
     assert "fid" not in records[0] and records[1]["fid"] == result["fid"] and records[1]["kid"] == result["kid"]
+    assert out.startswith(f"data: 8 images (folder '{config['dataset']}' train)\n")  # the image count first
     assert f"Run folder: {run_dir}" in out
     assert f"FID {result['fid']:.2f}, KID {result['kid']:.4f}" in out
     assert f"Last sample grid: {result['grid']}" in out
@@ -247,7 +248,7 @@ def test_mirrored_adaptive_run_resumes_with_its_p(image_folder, tmp_path):
     assert p[8] == pytest.approx(p[7])  # the resumed run starts from the restored p, not from 0
 
 
-def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(image_folder, tmp_path, capsys):
+def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(image_folder, tmp_path, capsys, recwarn):
     # Stage I (2 IMP rounds of 2 steps, 20 % per round) then stage II with AdvAug, through the CLI.
     workdir = str(tmp_path / "runs")
     argv = [
@@ -298,6 +299,9 @@ def test_lottery_ticket_run_prunes_trains_sparse_and_resumes_with_its_masks(imag
         np.testing.assert_array_equal(before, after)
         assert np.all(keras.ops.convert_to_numpy(variable)[after == 0] == 0.0)
     assert int(keras.ops.convert_to_numpy(resumed["model"].step_counter)) == 4
+    # Every fit (stage I rounds, the resume's warm-up step, training) passed shuffle=False for its tf.data
+    # pipeline: Keras' "`shuffle=True` was passed, but will be ignored" never came.
+    assert [str(w.message) for w in recwarn if "shuffle" in str(w.message)] == []
 
 
 def _tensorboard_scalars(folder, tag):
