@@ -33,6 +33,7 @@ class DataReport:
         num_images: images the split selects (None when not knowable without reading).
         skipped: `(relative path, reason)` of a folder's files that are not used.
         where: where the data lives (the folder, Debian's files, the tfds data folder).
+        subset_of: with a `subset_size`, the images of the split it is drawn from (else None).
     """
 
     dataset: str
@@ -41,10 +42,13 @@ class DataReport:
     num_images: int | None
     skipped: list = dataclasses.field(default_factory=list)
     where: str | None = None
+    subset_of: int | None = None
 
     def line(self):
         """`data: 112 images (emoji-faces train)`, with the files skipped of a folder."""
         count = "an unknown number of images" if self.num_images is None else f"{self.num_images:,} images"
+        if self.subset_of is not None:
+            count += f", a seeded subset of {self.subset_of:,}"
         if self.source == "folder":
             what = f"folder {self.dataset!r} {self.split}"
         elif self.source == "tfds":
@@ -158,6 +162,14 @@ def check_data(config):
             report = _check_tfds(config, dataset)
     except (ValueError, FileNotFoundError) as error:
         raise DataError(str(error)) from error
+    subset = config.get("subset_size")
+    if subset is not None and report.num_images is not None:
+        if subset > report.num_images:
+            raise DataError(
+                f"subset_size {subset} is larger than dataset {dataset!r} split {config['split']!r} "
+                f"({report.num_images} images). Expected subset_size <= {report.num_images} (or none: all of them)."
+            )
+        report.subset_of, report.num_images = report.num_images, subset
     size, batch = report.num_images, config["batch_size"]
     if size is not None and batch > size:
         raise DataError(
