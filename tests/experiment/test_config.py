@@ -28,7 +28,8 @@ def test_every_preset_resolves_to_defaults_plus_network_preset_plus_its_values(n
     expected.update({k: v for k, v in network.items() if k in expected and k != "source"})
     expected["network_kwargs"] = {k: v for k, v in network["network_kwargs"].items() if k != "latent_dim"}
     expected["latent_dim"] = network["network_kwargs"].get("latent_dim", expected["latent_dim"])
-    expected.update({k: v for k, v in preset.items() if k != "description"}, preset=name)
+    expected.update({k: v for k, v in preset.items() if k not in ("description", "network_kwargs")}, preset=name)
+    expected["network_kwargs"].update(preset.get("network_kwargs", {}))  # merged over the network preset's
     assert config == expected
     assert list(config) == list(presets_lib.DEFAULTS)  # schema order
     assert set(config) == set(presets_lib.DEFAULTS)
@@ -40,12 +41,16 @@ def test_paper_settings_of_the_presets():
     lowshot = experiment.resolve_config("stylegan2-lowshot-256")
     assert (lowshot["batch_size"], lowshot["r1_gamma"], lowshot["resolution"]) == (16, 10.0, 256)
     assert (lowshot["latent_dim"], lowshot["beta_1"], lowshot["beta_2"], lowshot["g_lr"]) == (512, 0.0, 0.99, 0.002)
-    assert lowshot["steps"] * lowshot["batch_size"] == 300_000  # 300 kimg
-    for suffix, fraction in (("", 1.0), ("-20pct", 0.2), ("-10pct", 0.1)):
+    # 300 kimg, counted as the official loop does: chunks of 4 minibatches until cur_nimg >= 300000
+    assert lowshot["steps"] == 4 * -(-300_000 // (4 * lowshot["batch_size"])) == 18_752
+    assert lowshot["network_kwargs"]["mapping_layers"] == 8  # run_low_shot.py: G_main's default
+    for suffix, subset in (("", None), ("-20pct", 10_000), ("-10pct", 5_000), ("-10pct-lecam", 5_000)):
         config = experiment.resolve_config("biggan-cifar10" + suffix)
-        size = config_lib.dataset_size(config["dataset"], config["split"])
-        assert size == round(50_000 * fraction)
+        assert config_lib.dataset_size(config["dataset"], config["split"]) == 50_000
+        assert (config["subset_size"], config["subset_seed"]) == (subset, 0)
         assert (config["batch_size"], config["d_steps"]) == (50, 4)
+        # 1000 epochs of 50k, 5000 epochs of 10k / 5k images at 4 x 50 images per step
+        assert config["steps"] * 200 == (1000 * 50_000 if subset is None else 5000 * subset)
     assert config_lib.dataset_size("fashion-mnist", "train[:1%]") == 600
 
 
@@ -321,7 +326,7 @@ def test_a_saved_configuration_reruns_and_overrides_still_apply(tmp_path):
     # A config.json written before keys were added: the missing keys take their defaults.
     old = {k: v for k, v in saved.items() if k not in ("adam_epsilon", "lecam_decay", "r1_through_augment")}
     assert experiment.resolve_config(base=old) == dict(
-        saved, adam_epsilon=1e-7, lecam_decay=0.99, r1_through_augment=True
+        saved, adam_epsilon=1e-7, lecam_decay=0.9, r1_through_augment=True
     )
 
 

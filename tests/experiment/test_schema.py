@@ -15,7 +15,8 @@ from tf_diffaug.experiment import config as config_lib
 from tf_diffaug.experiment import presets as presets_lib
 from tf_diffaug.experiment import schema
 
-# The public configuration API (issue 12): existing keys and the keys added for every library setting.
+# The public configuration API (issues 12 and 13): existing keys, the keys added for every library
+# setting (12) and for the official protocols of the paper presets (13).
 PUBLIC_KEYS = {
     "data": ["dataset", "split", "subset_size", "subset_seed", "resolution", "channels", "num_classes", "mirror"],
     "network": ["network", "network_preset", "network_kwargs", "latent_dim"],
@@ -82,7 +83,7 @@ def test_every_default_is_accepted_and_round_trips_through_json(key):
     assert json.loads(json.dumps(key.default)) == key.default
     assert key.help.endswith((".", ")")) and "\n" not in key.help
     if key.type is float:  # a float key holds floats (ints are accepted from users, not used as defaults)
-        assert isinstance(key.default, float)
+        assert isinstance(key.default, float) or (key.nullable and key.default is None)
 
 
 def test_defaults_keep_the_libraries_behaviour():
@@ -99,8 +100,24 @@ def test_defaults_keep_the_libraries_behaviour():
     assert schema.KEY["d_steps"].default == compile_defaults["d_steps"] == 1
     assert schema.KEY["adam_epsilon"].default == inspect.signature(keras.optimizers.Adam).parameters["epsilon"].default
     gan_defaults = {n: p.default for n, p in inspect.signature(td.GAN.__init__).parameters.items()}
-    for name in ("ema_start_step", "advaug_gamma"):
+    for name in ("ema_start_step", "advaug_gamma", "advaug_g_layer"):
         assert schema.KEY[name].default == gan_defaults[name], name
+    assert schema.KEY["g_batch_size"].default is compile_defaults["g_batch_size"] is None
+    # Issue 13: the data, evaluation and lottery keys default to the library's own behaviour.
+    load_defaults = {n: p.default for n, p in inspect.signature(td.data.load).parameters.items()}
+    assert (schema.KEY["subset_size"].default, schema.KEY["subset_seed"].default) == (
+        load_defaults["subset_size"],
+        load_defaults["subset_seed"],
+    )
+    fid_defaults = inspect.signature(td.metrics.FIDCallback).parameters
+    assert fid_defaults["generator_training"].default is False and schema.KEY["sample_bn_mode"].default == "eval"
+    ticket_defaults = {n: p.default for n, p in inspect.signature(td.lottery.find_ticket).parameters.items()}
+    assert schema.KEY["prune_scope"].default == ticket_defaults["prune_scope"] == "all"
+    assert schema.KEY["prune_rank_on"].default == ticket_defaults["rank_on"] == "generator"
+    from tf_diffaug.lottery import masks, ticket
+
+    assert schema.KEY["prune_scope"].allowed() == list(masks.PRUNE_SCOPES)
+    assert schema.KEY["prune_rank_on"].allowed() == list(ticket.RANK_ON)
     assert (schema.KEY["ada_target"].default, schema.KEY["ada_kimg"].default) == (0.6, 500.0)  # ADA paper values
 
 
@@ -119,6 +136,10 @@ def test_defaults_keep_the_libraries_behaviour():
         ("mirror", [True, False], [1, "yes", None], "mirror must be True or False, got "),
         ("channels", [1, 3], [2, 4], "channels must be one of [1, 3], got "),
         ("network_kwargs", [{}, {"width": 8}], [[1], "{}"], "network_kwargs must be a JSON object (dict), got "),
+        ("subset_size", [None, 1, 5000], [0, 2.0, "5000"], "subset_size must be None or an integer >= 1, got "),
+        ("subset_seed", [0, 2**32 - 1], [-1, 2**32, None], "subset_seed must be an integer in [0, 4294967295], got "),
+        ("g_batch_size", [None, 128], [0, 64.0], "g_batch_size must be None or an integer >= 1, got "),
+        ("prune_advaug_gamma", [None, 0, 0.01], [-0.01], "prune_advaug_gamma must be None or a number >= 0, got "),
     ],
 )
 def test_key_validation_accepts_and_refuses(name, good, bad, message):
@@ -143,6 +164,11 @@ def test_choice_keys_name_the_known_values():
         ("preset", sorted(presets_lib.PRESETS)),
         ("network_preset", sorted(network_presets.PRESETS)),
         ("strategy", ["default", "mirrored", "multiworker", "tpu"]),
+        ("lr_decay", ["none", "linear"]),
+        ("sample_bn_mode", ["eval", "train"]),
+        ("prune_scope", ["all", "conv"]),
+        ("prune_rank_on", ["generator", "ema"]),
+        ("prune_augment_mode", list(modes.AUGMENT_MODES)),
     ):
         assert schema.KEY[name].allowed() == expected
         with pytest.raises(ValueError) as info:
@@ -150,8 +176,13 @@ def test_choice_keys_name_the_known_values():
         assert str(info.value) == f"Unknown {name} 'nope'. Expected one of {expected}."
     with pytest.raises(ValueError, match=r"Unknown op 'flip' in policy 'color,flip'"):
         schema.KEY["policy"].validate("color,flip")
-    with pytest.raises(ValueError, match=r"Bad split 'train\[:10'"):
-        schema.KEY["split"].validate("train[:10")
+    for name in ("split", "fid_reference_split"):
+        with pytest.raises(ValueError, match=r"Bad split 'train\[:10'"):
+            schema.KEY[name].validate("train[:10")
+    assert schema.KEY["fid_reference_split"].validate(None) is None
+    assert schema.KEY["prune_augment_mode"].validate(None) is None
+    with pytest.raises(ValueError, match=r"^advaug_g_layer must be a non-empty string, got ' '.$"):
+        schema.KEY["advaug_g_layer"].validate(" ")
 
 
 @pytest.mark.parametrize(
@@ -170,6 +201,13 @@ def test_choice_keys_name_the_known_values():
         ("network_kwargs", '{"width": 8}', {"width": 8}),
         ("policy", "", ""),
         ("dataset", "data/my faces", "data/my faces"),
+        # "none" is one of the augment modes: the flag text is that mode; null is the key's None.
+        ("prune_augment_mode", "none", "none"),
+        ("prune_augment_mode", "null", None),
+        ("fid_reference_split", "none", None),
+        ("fid_reference_split", "test", "test"),
+        ("subset_size", "5000", 5000),
+        ("g_batch_size", "none", None),
     ],
 )
 def test_flag_text_is_parsed_by_type(name, text, value):
