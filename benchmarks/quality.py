@@ -35,7 +35,7 @@ flags.DEFINE_string("test_split", None, "Held-out split for a second FID referen
 flags.DEFINE_integer("resolution", 32, "Image side.")
 flags.DEFINE_integer("channels", None, "1 or 3 (default: the dataset's own).")
 flags.DEFINE_integer("steps", 1000, "Generator steps per run.")
-flags.DEFINE_integer("batch_size", 32, "Batch size.")
+flags.DEFINE_integer("batch_size", 32, "Batch of one update; a step reads d_steps x batch_size real images.")
 flags.DEFINE_list("modes", ["none", "both", "real_only", "d_only"], "augment_mode values to train.")
 flags.DEFINE_bool("adaptive", False, "Also train 'both' with adaptive augmentation probability (ADA rule).")
 flags.DEFINE_float("ada_target", 0.6, "ADA target of E[sign(D(T(real)))].")
@@ -128,7 +128,7 @@ def train_one(mode, seed, adaptive, channels, extractor, references, out_dir):
         FLAGS.dataset,
         split=FLAGS.split,
         resolution=FLAGS.resolution,
-        batch_size=FLAGS.batch_size,
+        batch_size=FLAGS.d_steps * FLAGS.batch_size,  # td.GAN: one batch of reals per D update
         channels=channels,
         shuffle=True,
         mirror=FLAGS.mirror,

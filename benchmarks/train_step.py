@@ -1,10 +1,12 @@
 """Overhead of DiffAugment on one full GAN training step (D update + G update + EMA).
 
 Builds the CPU preset networks (`td.networks.get_preset("dcgan-cpu")`: DCGAN, width 32, 64x64,
-batch 32) twice with identical weights: once with `td.DiffAugment("")` (the identity policy) and
+batch 32; any `td.networks` preset with `--preset`, class-conditional ones with labels) twice with
+identical weights: once with `td.DiffAugment("")` (the identity policy) and
 once with the full policy `"color,translation,cutout"`, both under `augment_mode="both"`, so the
 augmented step runs T three times per step (reals and fakes in the D step, fakes in the G step)
-plus its backward pass. Each step is `gan.train_step` in one `tf.function`; the two models are
+plus its backward pass. A step receives `d_steps x batch` real images, one batch per D update, as
+`td.GAN` requires (BigGAN-CIFAR: 4 x 50). Each step is `gan.train_step` in one `tf.function`; the two models are
 timed alternately in the same process (`--repeats` rounds of `--steps` steps each), in wall-clock
 time and in process CPU time (all threads; much less disturbed by other processes on a shared
 machine). Overheads are given from the fastest round of each and from the medians.
@@ -30,7 +32,11 @@ FULL_POLICY = "color,translation,cutout"
 
 def build(preset, resolution, policy, weights=None):
     generator, discriminator = td.networks.get(
-        preset["network"], resolution=resolution, channels=preset["channels"], **preset["network_kwargs"]
+        preset["network"],
+        resolution=resolution,
+        channels=preset["channels"],
+        num_classes=preset["num_classes"],
+        **preset["network_kwargs"],
     )
     if weights is not None:
         generator.set_weights(weights[0])
@@ -40,6 +46,7 @@ def build(preset, resolution, policy, weights=None):
         discriminator,
         latent_dim=generator.inputs[0].shape[-1],
         augment=td.DiffAugment(policy, seed=1),
+        num_classes=preset["num_classes"],
         ema_decay=preset["ema_decay"],
         seed=0,
     )
@@ -64,10 +71,12 @@ def main():
     preset = td.networks.get_preset(args.preset)
     resolution = args.resolution or preset["resolution"]
     batch_size = args.batch_size or preset["batch_size"]
-    images = tf.constant(
-        np.random.default_rng(0).uniform(-1, 1, (batch_size, resolution, resolution, preset["channels"])),
-        tf.float32,
-    )
+    reals = preset["d_steps"] * batch_size  # one batch of reals per D update
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(-1, 1, (reals, resolution, resolution, preset["channels"])), tf.float32)
+    data = images
+    if preset["num_classes"]:
+        data = (images, tf.constant(rng.integers(0, preset["num_classes"], reals), tf.int64))
 
     baseline = build(preset, resolution, "")
     weights = (baseline.generator.get_weights(), baseline.discriminator.get_weights())
@@ -81,7 +90,7 @@ def main():
 
     for step in steps.values():  # trace and warm up
         for _ in range(3):
-            step(images)
+            step(data)
 
     wall = {name: [] for name in steps}
     cpu = {name: [] for name in steps}
@@ -89,14 +98,14 @@ def main():
         for name, step in steps.items():
             start_wall, start_cpu = time.perf_counter(), time.process_time()
             for _ in range(args.steps):
-                logs = step(images)
+                logs = step(data)
             float(logs["d_loss"])  # wait for the last step
             wall[name].append((time.perf_counter() - start_wall) / args.steps)
             cpu[name].append((time.process_time() - start_cpu) / args.steps)
 
     print(
         f"preset {args.preset}: {preset['network']} {resolution}x{resolution}x{preset['channels']}, "
-        f"batch {batch_size}, d_steps {preset['d_steps']}, loss {preset['loss']}, "
+        f"batch {batch_size} ({reals} reals per step), d_steps {preset['d_steps']}, loss {preset['loss']}, "
         f"{args.repeats} rounds x {args.steps} steps, tf {tf.__version__}, keras {keras.__version__}"
     )
     print(f"mean |T(x) - x| on the batch: {changed:.3f} (full policy), {unchanged:.3f} ('')")
