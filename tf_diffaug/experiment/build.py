@@ -57,9 +57,15 @@ def build_gan(config):
     """Builds and compiles the `td.GAN` of `config` (call inside the strategy scope).
 
     Every setting of `td.GAN`, `td.GAN.compile` and `keras.optimizers.Adam` comes from its
-    configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `loss`, `d_steps`, `r1_*`,
-    `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`, `beta_1`, `beta_2`,
-    `adam_epsilon`, `jit_compile`).
+    configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `advaug_g_layer`, `loss`, `d_steps`,
+    `g_batch_size`, `r1_*`, `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`,
+    `lr_decay`, `beta_1`, `beta_2`, `adam_epsilon`, `jit_compile`).
+
+    `lr_decay="linear"` gives each Adam a `keras.optimizers.schedules.PolynomialDecay` (power 1, to
+    0) over its own update count, which Keras reads from the optimizer's `iterations`: `steps`
+    updates for G and `d_steps * steps` for D (Miyato et al.'s chainer `LinearShift` of both
+    rates from the first iteration to the last); checkpoints keep `iterations`, so a resumed run
+    continues the schedule.
 
     Args:
         config: a resolved configuration dict.
@@ -97,10 +103,15 @@ def build_gan(config):
         ema_decay=config["ema_decay"],
         ema_start_step=config["ema_start_step"],
         advaug_gamma=config["advaug_gamma"],
+        advaug_g_layer=config["advaug_g_layer"],
         seed=config["seed"],
     )
 
-    def adam(learning_rate):
+    def adam(learning_rate, updates):
+        if config["lr_decay"] == "linear":
+            learning_rate = keras.optimizers.schedules.PolynomialDecay(
+                learning_rate, decay_steps=updates, end_learning_rate=0.0, power=1.0
+            )
         return keras.optimizers.Adam(
             learning_rate, beta_1=config["beta_1"], beta_2=config["beta_2"], epsilon=config["adam_epsilon"]
         )
@@ -108,6 +119,7 @@ def build_gan(config):
     options = {
         "loss": config["loss"],
         "d_steps": config["d_steps"],
+        "g_batch_size": config["g_batch_size"],
         "r1_gamma": config["r1_gamma"],
         "r1_through_augment": config["r1_through_augment"],
         "cr_weight": config["cr_weight"],
@@ -119,12 +131,24 @@ def build_gan(config):
         "ada_kimg": config["ada_kimg"],
         "jit_compile": config["jit_compile"],
     }
-    gan.compile(g_optimizer=adam(config["g_lr"]), d_optimizer=adam(config["d_lr"]), **options)
+    steps = config["steps"]
+    gan.compile(
+        g_optimizer=adam(config["g_lr"], steps), d_optimizer=adam(config["d_lr"], config["d_steps"] * steps), **options
+    )
     return gan
 
 
+def step_images(config):
+    """Real images one train step reads: `d_steps * batch_size`, one batch per D update (`td.GAN`)."""
+    return config["d_steps"] * config["batch_size"]
+
+
 def load_dataset(config, global_batch_size, seed):
-    """The repeated, shuffled training `tf.data.Dataset` of `config` (seeded by `seed`)."""
+    """The repeated, shuffled training `tf.data.Dataset` of `config` (seeded by `seed`).
+
+    Elements of `global_batch_size` images (the driver passes `step_images(config)`), drawn from the
+    seeded subset `subset_size` / `subset_seed` of `split` when one is set.
+    """
     import tf_diffaug as td
 
     return td.data.load(
@@ -139,16 +163,30 @@ def load_dataset(config, global_batch_size, seed):
         seed=seed,
         drop_remainder=True,
         repeat=True,
+        subset_size=config["subset_size"],
+        subset_seed=config["subset_seed"],
     )
 
 
 def reference_images(config):
-    """The training images as uint8 [N, H, W, C] (the FID/KID reference set)."""
+    """The FID/KID reference set as uint8 [N, H, W, C].
+
+    Every image of `fid_reference_split` when it is set (e.g. "test", as the DiffAugment BigGAN-CIFAR
+    code; no subset), else the training images (the subset trained on when there is one).
+    """
     import tf_diffaug as td
 
-    images = td.data.load_array(
-        config["dataset"], split=config["split"], resolution=config["resolution"], channels=config["channels"]
-    )
+    options = {"resolution": config["resolution"], "channels": config["channels"]}
+    if config["fid_reference_split"] is not None:
+        images = td.data.load_array(config["dataset"], split=config["fid_reference_split"], **options)
+    else:
+        images = td.data.load_array(
+            config["dataset"],
+            split=config["split"],
+            subset_size=config["subset_size"],
+            subset_seed=config["subset_seed"],
+            **options,
+        )
     return images[0] if isinstance(images, tuple) else images
 
 
@@ -169,4 +207,5 @@ __all__ = [
     "fid_method",
     "load_dataset",
     "reference_images",
+    "step_images",
 ]

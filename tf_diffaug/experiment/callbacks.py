@@ -48,10 +48,19 @@ class StepSampleGrid(SampleGrid):
         log_dir: TensorBoard folder for the `samples` image summary, or None.
         final_step: the run's last step (a `fit` that ends before it, the head of a resumed
             run, writes no extra grid).
+        training: sample with batch-norm batch statistics (`sample_bn_mode="train"`), as the FID
+            evaluation does.
     """
 
-    def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None, final_step=None):
-        super().__init__(directory, every_n_steps=every_n_steps, num_samples=num_samples, seed=seed, log_dir=log_dir)
+    def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None, final_step=None, training=False):
+        super().__init__(
+            directory,
+            every_n_steps=every_n_steps,
+            num_samples=num_samples,
+            seed=seed,
+            log_dir=log_dir,
+            training=training,
+        )
         self.final_step = final_step
         self._last_index = None
 
@@ -142,8 +151,10 @@ class MetricsWriter(keras.callbacks.Callback):
     metrics reset at every epoch), the step-weighted mean of its epoch means since the previous log
     point (so the mean over those steps), and the latest value of everything else in the epoch logs
     (`aug_p`, and `fid`/`kid` when evaluated at that step). An evaluation at a step that is not a
-    log point gets its own line with `step`, `fid`, `kid` and `time`. The first line after a
-    resume averages the steps since the resume step. `diverged` (a `faults.TrainingDiverged`
+    log point gets its own line with `step`, `fid`, `kid` and `time`. Every line with a `fid` also
+    holds `fid_best` and `fid_best_step`, the lowest FID of the run so far and its step (the
+    evaluations logged before a resume included), so the last line of a run gives its last and its
+    best FID. The first line after a resume averages the steps since the resume step. `diverged` (a `faults.TrainingDiverged`
     record, set by the driver) is marked on the curves.
 
     Args:
@@ -169,6 +180,7 @@ class MetricsWriter(keras.callbacks.Callback):
         self.stream = stream
         self.enabled = enabled
         self.last = {}
+        self.best = None  # (fid, step) of the lowest FID logged
         self.diverged = None
         self._pending = None
         self._start_time = None
@@ -180,6 +192,13 @@ class MetricsWriter(keras.callbacks.Callback):
         self._start_step = self.schedule.start_step
         self._averaged = {metric.name for metric in getattr(self.model, "metrics", [])}
         self._sums, self._weights = {}, {}
+        for record in self.log.read() if self.enabled else []:  # a resumed run's earlier evaluations
+            self._track_best(record.get("fid"), record["step"])
+
+    def _track_best(self, fid, step):
+        if isinstance(fid, (int, float)) and not isinstance(fid, bool) and fid == fid:
+            if self.best is None or fid < self.best[0]:
+                self.best = (float(fid), int(step))
 
     def on_epoch_begin(self, epoch, logs=None):
         self._flush_pending()
@@ -200,6 +219,10 @@ class MetricsWriter(keras.callbacks.Callback):
             values = evaluated
         else:
             return
+        if "fid" in values:
+            self._track_best(_scalar(values["fid"]), step)
+            if self.best is not None:
+                values["fid_best"], values["fid_best_step"] = self.best
         elapsed = time.time() - self._start_time
         values["time"] = round(elapsed, 3)
         self.last = dict(values, step=step)
@@ -239,6 +262,16 @@ class MetricsWriter(keras.callbacks.Callback):
         self._flush_pending()
         if self.enabled:
             self.draw()
+
+
+def _scalar(value):
+    """A logged value as a Python float (Keras may log NumPy or tensor scalars); None stays None."""
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _hms(seconds):

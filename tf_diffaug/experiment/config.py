@@ -21,6 +21,7 @@ import json
 import os
 
 from tf_diffaug.augment import policy_names
+from tf_diffaug.data import splits
 from tf_diffaug.data.catalog import dataset_size
 from tf_diffaug.experiment import presets as presets_lib
 from tf_diffaug.experiment import run_dir as run_dir_lib
@@ -199,34 +200,76 @@ def _check_combinations(config, known_policy_ops):
             f"resolution {resolution} is not supported by network {network!r}. "
             f"Expected one of {list(network_catalog.RESOLUTIONS[network])}."
         )
+    _check_augmentation(config, "augment_mode", config["augment_mode"], known_policy_ops)
+    if config["prune_rounds"] and config["prune_augment_mode"] is not None:  # stage I's own mode
+        _check_augmentation(config, "prune_augment_mode", config["prune_augment_mode"], known_policy_ops)
+    if config["fid_samples"] == 1:
+        raise ValueError("fid_samples must be 0 (no evaluation) or >= 2 (a covariance needs 2 samples), got 1.")
+    _check_sizes(config)
+
+
+def _check_augmentation(config, key, mode, known_policy_ops):
+    """`mode` (the value of `key`) with the policy, ADA and CR settings it is trained with."""
     ops = policy_names.split_policy(config["policy"], known_policy_ops)
-    mode = config["augment_mode"]
     if mode != "none" and not ops:
         raise ValueError(
-            f"augment_mode {mode!r} needs a non-empty policy, got policy "
-            f"{config['policy']!r}. Use augment_mode='none' to train without augmentation."
+            f"{key} {mode!r} needs a non-empty policy, got policy "
+            f"{config['policy']!r}. Use {key}='none' to train without augmentation."
         )
     augmenting = [m for m, (reals, _, _) in modes.AUGMENT_MODES.items() if reals]
     if config["adaptive"] and mode not in augmenting:
         raise ValueError(
-            f"adaptive=True needs an augmentation to adapt, got augment_mode {mode!r}. "
-            f"Expected augment_mode in {augmenting}."
+            f"adaptive=True needs an augmentation to adapt, got {key} {mode!r}. Expected {key} in {augmenting}."
         )
     if config["cr_weight"] > 0 and mode not in augmenting:
         raise ValueError(
-            f"cr_weight={config['cr_weight']} needs an augmentation of the reals, got augment_mode {mode!r}. "
-            f"Expected augment_mode in {augmenting} or cr_weight=0."
+            f"cr_weight={config['cr_weight']} needs an augmentation of the reals, got {key} {mode!r}. "
+            f"Expected {key} in {augmenting} or cr_weight=0."
         )
-    if config["fid_samples"] == 1:
-        raise ValueError("fid_samples must be 0 (no evaluation) or >= 2 (a covariance needs 2 samples), got 1.")
-    size = dataset_size(config["dataset"], config["split"])
+
+
+def _split_sizes(dataset):
+    """`{split: examples}` of a dataset whose sizes are known without reading it, else None."""
+    sizes = {}
+    for name in ("train", "test", "validation"):
+        size = dataset_size(dataset, name)
+        if size is not None:
+            sizes[name] = size
+    return sizes or None
+
+
+def _check_sizes(config):
+    """The images a step reads fit in the (sub)set trained on; the subset and the FID reference exist."""
+    dataset, split = config["dataset"], config["split"]
+    size = dataset_size(dataset, split)
+    subset = config["subset_size"]
+    if size and subset is not None:
+        if subset > size:
+            raise ValueError(
+                f"subset_size {subset} is larger than dataset {dataset!r} split {split!r} ({size} images). "
+                f"Expected subset_size <= {size} (or none: all of them)."
+            )
+        size = subset
     # An empty folder (size 0) is reported by the data check (`data_report.check_data`), which says
     # which files it found; "batch_size 8 is larger than ... (0 images)" would not.
+    what = f"dataset {dataset!r} split {split!r}" + (f" subset_size {subset}" if subset is not None else "")
     if size and config["batch_size"] > size:
         raise ValueError(
-            f"batch_size {config['batch_size']} is larger than dataset {config['dataset']!r} "
-            f"split {config['split']!r} ({size} images). Expected batch_size <= {size}."
+            f"batch_size {config['batch_size']} is larger than {what} ({size} images). Expected batch_size <= {size}."
         )
+    step = config["d_steps"] * config["batch_size"]
+    if size and step > size:
+        raise ValueError(
+            f"d_steps x batch_size = {config['d_steps']} x {config['batch_size']} = {step} images per step "
+            f"(one batch per D update) is more than {what} ({size} images). Expected d_steps x batch_size <= {size}."
+        )
+    reference = config["fid_reference_split"]
+    sizes = _split_sizes(dataset)
+    if reference is not None and sizes is not None:
+        try:
+            splits.split_ranges(reference, sizes, str(dataset))
+        except ValueError as error:  # names the splits there are
+            raise ValueError(f"fid_reference_split {reference!r} is not a split of the dataset: {error}") from None
 
 
 def _check_pruning(config):
@@ -261,6 +304,13 @@ def check_resume(saved, config, path):
     fixed = [
         k for k in schema.KEY if k not in RESUMABLE_KEYS and k in config and not _same(saved.get(k), config.get(k))
     ]
+    decay = saved.get("lr_decay", "none")
+    if decay != "none" and not fixed and not _same(saved.get("steps"), config.get("steps")):
+        raise ValueError(
+            f"Cannot change steps={config['steps']!r} when resuming {os.fspath(path)!r}: lr_decay={decay!r} "
+            f"decays to 0 at steps={saved.get('steps')!r}, the length the optimizers' schedules were built "
+            "with. Keep steps, or start a new run."
+        )
     if fixed:
         raise ValueError(
             f"Cannot change {', '.join(f'{k}={config[k]!r}' for k in fixed)} when resuming {os.fspath(path)!r} "

@@ -2,9 +2,10 @@
 
 The driver checks first what can fail on the user's input (the configuration, the Keras backend,
 the workdir, that the data can be opened: `data_report.check_data`), then builds everything from
-the configuration (`build`): the data pipeline (`td.data.load`), G and D (`td.networks.get`), the
-augmentation, the `td.GAN` model and its optimisers, all under the chosen `tf.distribute` strategy
-and Keras dtype policy. It then trains with `gan.fit(dataset, epochs=schedule.epochs,
+the configuration (`build`): the data pipeline (`td.data.load`, one element of `d_steps x
+batch_size` images per step, from the seeded subset when `subset_size` is set), G and D
+(`td.networks.get`), the augmentation, the `td.GAN` model and its optimisers, all under the chosen
+`tf.distribute` strategy and Keras dtype policy. It then trains with `gan.fit(dataset, epochs=schedule.epochs,
 steps_per_epoch=schedule.epoch_steps)` (see `schedule.Schedule`: epochs of `gcd(steps, log_every,
 eval_every, checkpoint_every)` steps, so every event falls on an epoch end and the last step is
 always logged, evaluated and checkpointed), and writes into `workdir/NNNNN-<name>/`
@@ -13,7 +14,9 @@ always logged, evaluated and checkpointed), and writes into `workdir/NNNNN-<name
 - `config.json`: the resolved configuration (keys in schema order);
 - `metrics.jsonl`: one object per log point (`step`, losses averaged since the previous log point,
   `aug_p`, `time`; `fid`/`kid` when evaluated there) and one per evaluation at another step
-  (`step`, `fid`, `kid`, `time`);
+  (`step`, `fid`, `kid`, `time`); a line with `fid` also has `fid_best`/`fid_best_step`, the best
+  evaluation so far (the official BigGAN-CIFAR and SNGAN codes report the best, DA-S the last: the
+  last line, at the last step, has both);
 - `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed;
 - `tensorboard/`: `keras.callbacks.TensorBoard` logs;
 - `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
@@ -45,6 +48,7 @@ Example:
     >>> result["run_dir"], result["fid"], result["grid"]           # doctest: +SKIP
 """
 
+import contextlib
 import copy
 import os
 import sys
@@ -68,6 +72,7 @@ from tf_diffaug.experiment.build import (
     fid_method,
     load_dataset,
     reference_images,
+    step_images,
 )
 
 resume_config = config_lib.resume_config  # re-exported: `td.experiment.resume_config`
@@ -137,8 +142,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             thread only; never with `strategy="multiworker"`, whose workers must stop together).
 
     Returns:
-        dict with `run_dir`, `step`, `fid`, `kid` (None when never evaluated), `grid` (path of the
-        last sample grid), `curves`, `metrics` (path of metrics.jsonl), `wall_time` (seconds),
+        dict with `run_dir`, `step`, `fid`, `kid` (of the last evaluation; None when never
+        evaluated), `fid_best` and `fid_best_step` (the lowest FID of the run and its step), `grid`
+        (path of the last sample grid), `curves`, `metrics` (path of metrics.jsonl), `wall_time` (seconds),
         `generator_sparsity` (of a lottery-ticket run; 0.0 for dense networks) and `model`.
 
     Raises:
@@ -165,14 +171,16 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     strategy = execution.make_strategy(config["strategy"])
     chief = execution.is_chief(strategy)
     replicas = strategy.num_replicas_in_sync
-    if config["batch_size"] % replicas:
-        raise ValueError(
-            f"batch_size {config['batch_size']} must be divisible by the "
-            f"{replicas} replicas of strategy {config['strategy']!r}."
-        )
+    for name in ("batch_size", "g_batch_size"):
+        if config[name] is not None and config[name] % replicas:
+            raise ValueError(
+                f"{name} {config[name]} must be divisible by the "
+                f"{replicas} replicas of strategy {config['strategy']!r}."
+            )
     keras.utils.set_random_seed(config["seed"] + start_step)
     try:
-        dataset = load_dataset(config, config["batch_size"], seed=config["seed"] + start_step)
+        # One element per step: d_steps x batch_size reals, one batch per D update (stage I too).
+        dataset = load_dataset(config, step_images(config), seed=config["seed"] + start_step)
         reals = reference_images(config) if config["fid_samples"] else None
     except (ValueError, FileNotFoundError) as error:  # unknown / unprepared dataset, bad split...
         raise RunSetupError(str(error)) from error
@@ -195,7 +203,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             say.write(data.line() + "\n")
         catch = handle_signals and config["strategy"] != "multiworker"
         with faults.SignalCatcher(say, enabled=catch) as catcher:
-            training = _Training(gan, dataset, config, schedule, path, out, catcher, chief, say, verbose)
+            training = _Training(gan, dataset, config, schedule, path, out, catcher, chief, say, verbose, strategy)
             try:
                 ticket = training.setup(state, resume, inception, reals)
                 training.train()
@@ -208,6 +216,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         writer.draw()
     records = log.read()
     evaluated = [r for r in records if r.get("fid") is not None]
+    best = min(evaluated, key=lambda r: r["fid"]) if evaluated else None
     sample_dir = os.path.join(path, "samples")
     grid_files = sorted(os.listdir(sample_dir)) if os.path.isdir(sample_dir) else []
     result = {
@@ -215,6 +224,8 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         "step": records[-1]["step"] if records else start_step,
         "fid": evaluated[-1]["fid"] if evaluated else None,
         "kid": evaluated[-1].get("kid") if evaluated else None,
+        "fid_best": best["fid"] if best else None,
+        "fid_best_step": best["step"] if best else None,
         "grid": os.path.join(sample_dir, grid_files[-1]) if grid_files else None,
         "curves": os.path.join(path, "curves.png"),
         "metrics": log.path,
@@ -227,7 +238,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         kid = "n/a" if result["kid"] is None else f"{result['kid']:.4f}"
         stream.write(
             f"\nRun folder: {path}\nFinal step {result['step']}: FID {fid}, KID {kid} "
-            f"({config['fid_samples']} samples)\nLast sample grid: {result['grid']}\n"
+            f"({config['fid_samples']} samples)\n"
+            + (f"Best FID {result['fid_best']:.2f} at step {result['fid_best_step']}\n" if best else "")
+            + f"Last sample grid: {result['grid']}\n"
             f"Curves: {result['curves']}\nWall time: {result['wall_time']:.0f} s\n"
         )
         if ticket is not None:
@@ -242,8 +255,9 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
 class _Training:
     """The training part of `run`: callbacks, stage I, restore, `fit`, and the two early stops."""
 
-    def __init__(self, gan, dataset, config, schedule, path, out, catcher, chief, stream, verbose):
+    def __init__(self, gan, dataset, config, schedule, path, out, catcher, chief, stream, verbose, strategy=None):
         self.gan, self.dataset, self.config, self.schedule = gan, dataset, config, schedule
+        self.strategy = strategy
         self.path, self.out, self.catcher, self.chief, self.stream = path, out, catcher, chief, stream
         self.verbose = verbose
         self.stop = faults.StopOnSignal(catcher)
@@ -254,6 +268,12 @@ class _Training:
 
     def _warmup(self):
         self.gan.fit(self.dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+
+    def _stage_one_gan(self):
+        """The GAN of the IMP rounds (`ticket.stage_one_gan`), built under the run's strategy."""
+        scope = self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+        with scope:
+            return ticket_lib.stage_one_gan(self.gan, self.config)
 
     def setup(self, state, resume, inception, reals):
         """Stage I (or its reload), the restore of a resumed run, the callbacks; returns the ticket."""
@@ -272,8 +292,9 @@ class _Training:
                 callbacks=[self.stop, self.guard],
                 warmup=self._warmup,
                 round_dataset=lambda index: load_dataset(
-                    config, config["batch_size"], seed=config["seed"] + index * ticket_lib.ROUND_SEED_STRIDE
+                    config, step_images(config), seed=config["seed"] + index * ticket_lib.ROUND_SEED_STRIDE
                 ),
+                build_stage_one=self._stage_one_gan,
             )
             self.checkpointer.last_step = 0  # prepare_ticket wrote the step-0 checkpoint
         if state:
@@ -298,6 +319,7 @@ class _Training:
             seed=config["seed"] + 2_000_003,
             log_dir=os.path.join(out, "tensorboard"),
             final_step=config["steps"],
+            training=config["sample_bn_mode"] == "train",
         )
         self.writer = callbacks_lib.MetricsWriter(
             self.log,
@@ -321,6 +343,7 @@ class _Training:
                 stats_path=os.path.join(out, "fid_reference.npz"),
                 weights=inception,
                 fid_method=fid_method(len(reals), config["fid_samples"]),
+                generator_training=config["sample_bn_mode"] == "train",
             )
             self.callbacks.append(callbacks_lib.AtSteps(fid, schedule, schedule.eval_steps()))
         self.callbacks += [self.grids, self.writer] if self.chief else [self.writer]

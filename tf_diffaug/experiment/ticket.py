@@ -5,7 +5,16 @@ Beyond (Just) Augmentations: A Lottery Ticket Perspective", NeurIPS 2021, arXiv:
 `td.lottery.find_ticket` runs `prune_rounds` rounds of training (`prune_steps` steps each, or
 `steps`), global magnitude pruning of `prune_fraction` of G's remaining kernel weights (and D's with
 `prune_discriminator`) and rewinding to initialization (or to step `rewind`), then the usual run
-trains the rewound sparse networks (stage II) with the masks in force.
+trains the rewound sparse networks (stage II) with the masks in force. `prune_scope` says which
+kernels are pruned ("conv": convolutions only, Chen et al.'s selection) and `prune_rank_on` whose
+magnitudes rank G's ("ema": the EMA generator's, Chen et al.'s ticket).
+
+Stage I may train under other settings than stage II: `prune_augment_mode` and
+`prune_advaug_gamma` (Chen et al. find the SNGAN ticket without DiffAugment and AdvAug, then train
+it with AdvAug). `stage_one_gan` then builds a GAN of its own for the rounds, from the run's
+configuration with those settings and the run GAN's initial weights; when stage I is done, its
+rewound networks, optimizer state and masks go to the run's GAN (`_hand_over`). With the same
+settings the rounds train the run's GAN itself.
 
 The rounds are run one `find_ticket(rounds=1)` call at a time, each continuing from the networks
 the previous one rewound, with the masks it left attached: after round 1 the networks are at the
@@ -48,21 +57,30 @@ def _ema(gan):
     return None if ema is gan.generator else ema
 
 
-def _attach(gan, generator_path, discriminator_path=None):
-    """Loads mask files onto `gan`'s networks; returns `(g_masks, d_masks, ema_masks)`."""
+def _attach(gan, generator_path, discriminator_path=None, prune_scope="all"):
+    """Loads mask files onto `gan`'s networks; returns `(g_masks, d_masks, ema_masks)`.
+
+    The masks are built with the `prune_scope` they were found with: a file holds one mask per
+    kernel of that selection, matched in order.
+    """
     from tf_diffaug import lottery
 
-    g_masks = lottery.PruningMasks(gan.generator).load(generator_path)
+    g_masks = lottery.PruningMasks(gan.generator, prune_scope=prune_scope).load(generator_path)
     ema = _ema(gan)
-    ema_masks = lottery.PruningMasks(ema).load(generator_path) if ema is not None else None
+    ema_masks = lottery.PruningMasks(ema, prune_scope=prune_scope).load(generator_path) if ema is not None else None
     d_masks = None
     if discriminator_path is not None and os.path.exists(discriminator_path):
-        d_masks = lottery.PruningMasks(gan.discriminator).load(discriminator_path)
+        d_masks = lottery.PruningMasks(gan.discriminator, prune_scope=prune_scope).load(discriminator_path)
     return g_masks, d_masks, ema_masks
 
 
-def load_ticket(gan, ticket_dir):
+def load_ticket(gan, ticket_dir, prune_scope="all"):
     """Attaches the masks saved in `ticket_dir` to `gan`'s networks; returns a `td.lottery.Ticket`.
+
+    Args:
+        gan: the run's GAN.
+        ticket_dir: the run folder's `ticket/`.
+        prune_scope: the configuration's `prune_scope` (the kernels the masks are of).
 
     Returns:
         The ticket, or None when `ticket_dir` holds no generator masks (stage I is not complete).
@@ -72,12 +90,91 @@ def load_ticket(gan, ticket_dir):
     path = os.path.join(ticket_dir, GENERATOR_MASKS)
     if not os.path.exists(path):
         return None
-    g_masks, d_masks, ema_masks = _attach(gan, path, os.path.join(ticket_dir, DISCRIMINATOR_MASKS))
+    g_masks, d_masks, ema_masks = _attach(
+        gan, path, os.path.join(ticket_dir, DISCRIMINATOR_MASKS), prune_scope=prune_scope
+    )
     records = []
     json_path = os.path.join(ticket_dir, "ticket.json")
     if os.path.exists(json_path):
         records = run_dir_lib.read_json(json_path)["rounds"]
     return lottery.Ticket(g_masks, d_masks, ema_masks, records)
+
+
+def stage_one_settings(config):
+    """`(augment_mode, advaug_gamma, round_steps)` of the IMP rounds (`prune_*` keys, None: the run's)."""
+    mode = config["augment_mode"] if config["prune_augment_mode"] is None else config["prune_augment_mode"]
+    gamma = config["advaug_gamma"] if config["prune_advaug_gamma"] is None else config["prune_advaug_gamma"]
+    return mode, gamma, config["prune_steps"] or config["steps"]
+
+
+def stage_one_gan(gan, config):
+    """The GAN the IMP rounds train: `gan` itself, or one of their own settings with `gan`'s weights.
+
+    A GAN of its own is built (`build.build_gan`, call it inside the run's strategy scope) when
+    `prune_augment_mode` or `prune_advaug_gamma` differ from the run's `augment_mode` /
+    `advaug_gamma`, or when `lr_decay` schedules the learning rates over a run and a round is
+    shorter (`prune_steps`): its learning rates then decay over a round. Its G, EMA G and D start
+    from `gan`'s weights (all of them: spectral-norm vectors and batch-norm statistics too), so
+    the rounds rewind to the initialization stage II trains from.
+
+    Example:
+        >>> stage = stage_one_gan(gan, dict(config, prune_augment_mode="none"))   # doctest: +SKIP
+        >>> stage.augment_mode, stage is gan                                      # doctest: +SKIP
+        ('none', False)
+    """
+    from tf_diffaug.experiment.build import build_gan
+
+    mode, gamma, round_steps = stage_one_settings(config)
+    decays_per_round = config["lr_decay"] != "none" and round_steps != config["steps"]
+    if mode == config["augment_mode"] and gamma == config["advaug_gamma"] and not decays_per_round:
+        return gan
+    stage = build_gan(dict(config, augment_mode=mode, advaug_gamma=gamma, steps=round_steps))
+    for mine, theirs in (
+        (stage.generator, gan.generator),
+        (stage.discriminator, gan.discriminator),
+        (_ema(stage), _ema(gan)),
+    ):
+        if mine is not None and theirs is not None:
+            mine.set_weights(theirs.get_weights())
+    return stage
+
+
+def _hand_over(stage, gan, ticket, prune_scope):
+    """Moves stage I's result from its own GAN `stage` onto the run's `gan`; returns `gan`'s ticket.
+
+    The rewound networks (the initialization, or the late-rewinding point), the optimizers' state
+    and the step counter are copied; the masks are attached to `gan`'s G, EMA G and D with the
+    same `prune_scope` and applied.
+    """
+    from tf_diffaug import lottery
+
+    for mine, theirs in ((gan.generator, stage.generator), (gan.discriminator, stage.discriminator)):
+        mine.set_weights(theirs.get_weights())
+    if _ema(gan) is not None and _ema(stage) is not None:
+        _ema(gan).set_weights(_ema(stage).get_weights())
+    for mine, theirs in ((gan.g_optimizer, stage.g_optimizer), (gan.d_optimizer, stage.d_optimizer)):
+        if [tuple(v.shape) for v in mine.variables] == [tuple(v.shape) for v in theirs.variables]:
+            for variable, value in zip(mine.variables, theirs.variables):
+                variable.assign(value)
+    gan.step_counter.assign(stage.step_counter)
+
+    def bind(model, masks):
+        if model is None or masks is None:
+            return None
+        bound = lottery.PruningMasks(model, prune_scope=prune_scope)
+        bound.assign(masks.masks)
+        return bound
+
+    handed = lottery.Ticket(
+        bind(gan.generator, ticket.generator_masks),
+        bind(gan.discriminator, ticket.discriminator_masks),
+        bind(_ema(gan), ticket.generator_masks),
+        ticket.rounds,
+    )
+    handed.apply()
+    if getattr(gan, "train_function", None) is not None:  # traced before the masks: trace anew
+        gan.make_train_function(force=True)
+    return handed
 
 
 def read_progress(ticket_dir):
@@ -137,6 +234,7 @@ def prepare_ticket(
     callbacks=None,
     warmup=None,
     round_dataset=None,
+    build_stage_one=None,
 ):
     """Reloads the ticket of a resumed run from `ticket_dir`, or finds it (stage I) and saves it.
 
@@ -158,6 +256,9 @@ def prepare_ticket(
             is loaded (one `fit` step).
         round_dataset: optional callable `round -> dataset` (1-based) giving each round its own
             pipeline (the driver seeds it with `seed + round * ROUND_SEED_STRIDE`).
+        build_stage_one: zero-argument callable returning the GAN of the rounds (default
+            `stage_one_gan(gan, config)`; the driver builds it under the run's strategy). Called
+            only when stage I has rounds left to train.
 
     Returns:
         The `td.lottery.Ticket`, its masks attached to `gan`'s networks.
@@ -168,7 +269,8 @@ def prepare_ticket(
     """
     from tf_diffaug import lottery
 
-    ticket = load_ticket(gan, ticket_dir)
+    scope, rank_on = config["prune_scope"], config["prune_rank_on"]
+    ticket = load_ticket(gan, ticket_dir, prune_scope=scope)
     if ticket is not None:
         if stream is not None:
             stream.write(f"Ticket reloaded from {ticket_dir}: G sparsity {ticket.generator_sparsity:.2%}.\n")
@@ -178,26 +280,35 @@ def prepare_ticket(
     steps = config["prune_steps"] or config["steps"]
     callbacks = list(callbacks or [])
     done, records, masks = 0, [], None
+    stage = build_stage_one() if build_stage_one is not None else stage_one_gan(gan, config)
+    if stage is not gan:
+
+        def warmup():  # the rounds' own GAN: one step builds its variables
+            stage.fit(dataset, epochs=1, steps_per_epoch=1, verbose=0, shuffle=False)
+
     progress = read_progress(ticket_dir)
     if progress is not None:
         done, records = progress["rounds_done"], progress["rounds"]
         discriminator = progress["discriminator_masks"]
         masks = _attach(
-            gan,
+            stage,
             os.path.join(ticket_dir, progress["generator_masks"]),
             os.path.join(ticket_dir, discriminator) if discriminator else None,
+            prune_scope=scope,
         )
-        checkpoint_lib.load_weights(gan, os.path.join(ticket_dir, progress["weights"]), warmup)
+        checkpoint_lib.load_weights(stage, os.path.join(ticket_dir, progress["weights"]), warmup)
         if stream is not None:
             stream.write(
                 f"Resuming the lottery-ticket search after round {done} of {rounds} (saved in {ticket_dir}): "
                 f"G sparsity {masks[0].sparsity:.2%}.\n"
             )
     elif stream is not None:
+        mode, gamma, _ = stage_one_settings(config)
         stream.write(
             f"Finding a lottery ticket: {rounds} rounds x {steps} steps, pruning "
-            f"{config['prune_fraction']:.0%} of the remaining weights per round, rewind to "
-            f"{config['rewind']}.\n"
+            f"{config['prune_fraction']:.0%} of the remaining {'conv ' if scope == 'conv' else ''}weights "
+            f"per round ranked on {'the EMA generator' if rank_on == 'ema' else 'G'}, rewind to "
+            f"{config['rewind']}; augment_mode {mode}, advaug_gamma {gamma:g}.\n"
         )
     if stream is not None:
         stream.flush()
@@ -206,7 +317,7 @@ def prepare_ticket(
             if hasattr(callback, "where"):
                 callback.where = f"stage I round {index}/{rounds}"
         found = lottery.find_ticket(
-            gan,
+            stage,
             dataset if round_dataset is None else round_dataset(index),
             rounds=1,
             fraction=config["prune_fraction"],
@@ -218,11 +329,13 @@ def prepare_ticket(
             reset_discriminator=config["reset_discriminator"],
             callbacks=callbacks,
             verbose=verbose,
+            prune_scope=scope,
+            rank_on=rank_on,
         )
         records.append(dict(found.rounds[0], round=index))
         masks = (found.generator_masks, found.discriminator_masks, found.ema_masks)
         try:
-            _save_progress(gan, out, index, records, masks[0], masks[1])
+            _save_progress(stage, out, index, records, masks[0], masks[1])
         except faults.TrainingDiverged as error:  # finite losses, but the rewound weights are not
             error.where = f"stage I round {index}/{rounds}"
             raise
@@ -230,6 +343,8 @@ def prepare_ticket(
             stream.write(_round_line(records[-1], rounds))
             stream.flush()
     ticket = lottery.Ticket(masks[0], masks[1], masks[2], records)
+    if stage is not gan:
+        ticket = _hand_over(stage, gan, ticket, scope)
     if stream is not None:
         stream.write(ticket.generator_masks.summary() + "\n")
         stream.flush()
@@ -262,4 +377,12 @@ def prepare_ticket(
     return ticket
 
 
-__all__ = ["ROUND_SEED_STRIDE", "TICKET_DIR", "load_ticket", "prepare_ticket", "read_progress"]
+__all__ = [
+    "ROUND_SEED_STRIDE",
+    "TICKET_DIR",
+    "load_ticket",
+    "prepare_ticket",
+    "read_progress",
+    "stage_one_gan",
+    "stage_one_settings",
+]
