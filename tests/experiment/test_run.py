@@ -328,7 +328,8 @@ def test_a_schedule_whose_intervals_do_not_divide_ends_with_every_event(inceptio
     assert [r["step"] for r in records if "d_loss" in r] == [20, 40, 60, 80, 100, 120, 130]
     assert [r["step"] for r in records if "fid" in r] == [50, 100, 130]
     assert [r["step"] for r in records] == [20, 40, 50, 60, 80, 100, 120, 130]
-    assert set(records[2]) == {"step", "fid", "kid", "time"}  # step 50: an evaluation, not a log point
+    # step 50: an evaluation, not a log point (with the best FID so far)
+    assert set(records[2]) == {"step", "fid", "kid", "fid_best", "fid_best_step", "time"}
     assert result["step"] == 130 and result["fid"] == records[-1]["fid"] and np.isfinite(result["fid"])
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     assert checkpoint_lib.read_state(ckpt_dir)["step"] == 130
