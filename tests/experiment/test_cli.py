@@ -297,7 +297,7 @@ def test_the_driver_refuses_a_keras_backend_set_in_keras_json(tmp_path):
     )
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert (
-        "Training needs Keras' TensorFlow backend (td.GAN's train step, tf.distribute, tf.data), but Keras runs on "
+        "td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but Keras runs on "
         "'jax'. Set KERAS_BACKEND=tensorflow" in out.stderr
     )
     assert not (tmp_path / "runs").exists()

@@ -234,6 +234,42 @@ def test_constructor_errors(kwargs, message):
         td.GAN(h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, W), **kwargs)
 
 
+@pytest.mark.parametrize("units, shape", [(2, "(None, 2)"), (4, "(None, 4)")])
+def test_a_discriminator_with_more_than_one_score_per_image_is_refused(units, shape):
+    features = h.linear_discriminator(SHAPE, W)
+    two = keras.Model(features.inputs, keras.layers.Dense(units)(features.outputs[0]), name="two_logits")
+    with pytest.raises(ValueError) as info:
+        td.GAN(h.constant_generator(3, SHAPE), two, latent_dim=3)
+    assert str(info.value) == (
+        f"The discriminator 'two_logits' outputs shape {shape}; td.GAN needs one real/fake score per image: "
+        "one output of shape (batch, 1) or (batch,)."
+    )
+
+
+def test_one_score_per_image_is_accepted_as_batch_or_batch_by_one():
+    column = h.linear_discriminator(SHAPE, W)
+    squeeze = keras.layers.Lambda(lambda t: keras.ops.squeeze(t, -1))
+    flat = keras.Model(column.inputs, squeeze(column.outputs[0]), name="flat")
+    for discriminator, expected in ((flat, (None,)), (column, (None, 1))):
+        assert tuple(discriminator.outputs[0].shape) == expected
+        td.GAN(h.constant_generator(3, SHAPE), discriminator, latent_dim=3)
+
+
+def test_td_gan_on_another_keras_backend_says_what_it_needs(monkeypatch):
+    from tf_diffaug.gan import model
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(RuntimeError) as info:
+        td.GAN(h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, W), latent_dim=3)
+    assert str(info.value) == (
+        "td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but Keras runs on 'jax'. "
+        'Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in ~/.keras/keras.json); DiffAugment itself '
+        "also runs on JAX and torch."
+    )
+    monkeypatch.undo()
+    model.check_backend()  # the real backend here is TensorFlow
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [

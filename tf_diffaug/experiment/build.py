@@ -20,37 +20,31 @@ class RunSetupError(ValueError):
 
 
 def check_backend():
-    """Raises `RunSetupError` unless Keras runs on TensorFlow (what training needs).
+    """Raises `RunSetupError` unless Keras runs on TensorFlow (`td.gan.model.check_backend`).
 
-    The driver trains with `tf.distribute` strategies and `tf.data` input pipelines, and td.GAN's
-    train step is TensorFlow code; on the JAX or torch backend it would fail deep inside Keras.
+    The driver checks this before anything is built: it trains with `tf.distribute` strategies on
+    `tf.data` pipelines, and td.GAN's train step is TensorFlow code.
     """
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise RunSetupError(
-            f"Training needs Keras' TensorFlow backend (td.GAN's train step, tf.distribute, tf.data), but "
-            f'Keras runs on {backend!r}. Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in '
-            "~/.keras/keras.json); DiffAugment itself also runs on JAX and torch."
-        )
+    from tf_diffaug.gan import model
+
+    try:
+        model.check_backend()
+    except RuntimeError as error:
+        raise RunSetupError(str(error)) from error
 
 
 def check_discriminator_output(gan):
-    """Raises `RunSetupError` unless the discriminator gives one score per image: `(batch, 1)` or `(batch,)`.
+    """Raises `RunSetupError` unless `gan`'s discriminator gives one score per image.
 
-    A discriminator with more outputs per image (e.g. `(batch, 2)` logits of a classifier) would
-    train silently on the mean of its outputs. Only functional discriminators (those of
-    `td.networks`) are checked; a subclassed one has no static output shape.
+    `td.GAN` checks this when it is built (`td.gan.model.check_discriminator_output`); this is the
+    same check for a GAN built some other way, with the driver's error type.
     """
-    outputs = getattr(gan.discriminator, "outputs", None)
-    if not outputs:
-        return
-    shapes = [tuple(output.shape) for output in outputs]
-    if len(shapes) != 1 or shapes[0][1:] not in ((), (1,)):
-        shown = shapes[0] if len(shapes) == 1 else shapes
-        raise RunSetupError(
-            f"The discriminator {gan.discriminator.name!r} outputs shape {shown}; td.GAN needs one "
-            "real/fake score per image: one output of shape (batch, 1) or (batch,)."
-        )
+    from tf_diffaug.gan import model
+
+    try:
+        model.check_discriminator_output(gan.discriminator)
+    except ValueError as error:
+        raise RunSetupError(str(error)) from error
 
 
 def build_gan(config):

@@ -190,7 +190,6 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
                 gan = build_gan(config)
             except (ValueError, TypeError) as error:  # e.g. an unknown network_kwargs option
                 raise RunSetupError(str(error)) from error
-        check_discriminator_output(gan)
         if chief:
             path = path or run_dir_lib.create_run_dir(workdir, run_dir_lib.run_name(config))
             out = path

@@ -21,6 +21,43 @@ def _compile_setting(name):
     return property(lambda self: self._gan_compile_config[name], doc=f"`{name}` as given to `compile` (read-only).")
 
 
+def check_backend():
+    """Raises `RuntimeError` unless Keras runs on TensorFlow, which `GAN`'s train step is written in.
+
+    The step uses `tf.GradientTape`, `tf.distribute` replica contexts and `tf.function` tracing; on
+    the JAX or torch backend `fit` would fail deep inside Keras. DiffAugment itself runs on all three.
+    """
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RuntimeError(
+            f"td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but "
+            f'Keras runs on {backend!r}. Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in '
+            "~/.keras/keras.json); DiffAugment itself also runs on JAX and torch."
+        )
+
+
+def check_discriminator_output(discriminator):
+    """Raises `ValueError` unless `discriminator` gives one score per image: `(batch, 1)` or `(batch,)`.
+
+    A discriminator with more outputs per image (e.g. `(batch, 2)` logits of a classifier) would
+    train silently on the mean of its outputs. Only networks with symbolic outputs (functional or
+    Sequential models, those of `td.networks`) are checked; a subclassed one has no static shape.
+    """
+    try:
+        outputs = discriminator.outputs
+    except (AttributeError, ValueError):  # a subclassed model has no symbolic outputs
+        outputs = None
+    if not outputs:
+        return
+    shapes = [tuple(output.shape) for output in outputs]
+    if len(shapes) != 1 or shapes[0][1:] not in ((), (1,)):
+        shown = shapes[0] if len(shapes) == 1 else shapes
+        raise ValueError(
+            f"The discriminator {discriminator.name!r} outputs shape {shown}; td.GAN needs one "
+            "real/fake score per image: one output of shape (batch, 1) or (batch,)."
+        )
+
+
 @keras.saving.register_keras_serializable(package="tf_diffaug")
 class GAN(GANTrainStep, keras.Model):
     """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
@@ -130,10 +167,12 @@ class GAN(GANTrainStep, keras.Model):
         advaug_d_layer="d_features",
         **kwargs,
     ):
+        check_backend()
         super().__init__(**kwargs)
         for role, network in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(network, keras.Model) or not network.built:
                 raise ValueError(f"{role} must be a built keras.Model. Received {role}={network!r}.")
+        check_discriminator_output(discriminator)
         if augment_mode not in AUGMENT_MODES:
             raise ValueError(f"Unknown augment_mode {augment_mode!r}. Expected one of {list(AUGMENT_MODES)}.")
         if augment is not None and not isinstance(augment, keras.layers.Layer):
