@@ -7,6 +7,8 @@
     python -m train --config=runs/00000-fewshot-cpu/config.json --seed=1   # rerun a saved configuration
     python -m train --resume                          # continue the latest run in --workdir
     python -m train --preset=sngan-cifar10 --dry_run  # print the resolved configuration and exit
+    python -m train --init_from=runs/00000-fewshot-cpu --dataset=/path/to/few --freeze_d=2  # fine-tune
+    python -m train --generate=1000 --resume          # 1000 PNGs of the latest run's EMA generator
 
 Flags left unset take the preset's value; set flags override it. Everything is validated before
 any work starts, and a bad value fails with one message naming it. The flags are generated from
@@ -41,6 +43,10 @@ flags.DEFINE_string("workdir", "./runs", "Folder of the numbered run folders.")
 flags.DEFINE_bool("resume", False, "Continue the latest run in --workdir from its last checkpoint.")
 flags.DEFINE_bool("dry_run", False, "Print the resolved configuration and exit.")
 flags.DEFINE_bool("list_presets", False, "Print the presets with a one-line description each and exit.")
+flags.DEFINE_integer(
+    "generate", None, "Write this many PNG images of a run's EMA generator (--resume or --init_from=RUN) and exit."
+)
+flags.DEFINE_integer("generate_seed", 0, "Latent seed of --generate (chunk c of 250 images uses seed + c).")
 
 #: The flags that are not configuration keys, as `--help` lists them.
 # fmt: off
@@ -50,6 +56,8 @@ COMMAND_FLAGS = (
     ("--[no]resume", "Continue the latest run in --workdir from its last checkpoint; only the flags marked [resumable] may change."),
     ("--[no]dry_run", "Print the resolved configuration (JSON, schema order), check that the data can be opened (its image count) and exit without training."),
     ("--[no]list_presets", "Print the presets with a one-line description each and exit."),
+    ("--generate=N", "Write N PNG images of the EMA generator of the latest run in --workdir (with --resume) or of --init_from=RUN (a run folder or checkpoint) to <run>/generated-<step>/000000.png ... and exit without training; class-conditional runs cycle the labels."),
+    ("--generate_seed=INT", "Latent seed of --generate: images c*250 to c*250+249 come from gan.generate(..., seed=generate_seed + c). [default: 0]"),
     ("--help, -h, --helpshort", "Print this text. --helpfull lists absl's own flags too."),
 )
 # fmt: on
@@ -142,6 +150,8 @@ def main(argv):
     if FLAGS.list_presets:
         sys.stdout.write(usage.presets_text())
         return None
+    if FLAGS.generate is not None:
+        return generate_images(FLAGS)
     config = config_from_flags(FLAGS)
     if FLAGS.dry_run:
         return dry_run(config)
@@ -162,6 +172,39 @@ def main(argv):
         sys.exit(1)
 
 
+def generate_images(flag_values=FLAGS, out=None):
+    """`--generate=N`: writes N images of the EMA generator of a run and returns their folder.
+
+    The run is the latest one of `--workdir` with `--resume`, or `--init_from` (a run folder or one
+    of its checkpoint files); its own config.json builds the networks, so no other configuration
+    flag may be given.
+
+    Raises:
+        app.UsageError: naming what is missing or refused.
+    """
+    overrides = overrides_from_flags(flag_values)
+    source = overrides.pop("init_from", None)
+    if overrides:
+        raise app.UsageError(
+            f"--generate uses the configuration of the run it samples; drop {sorted('--' + k for k in overrides)}."
+        )
+    if flag_values.resume == (source is not None):
+        raise app.UsageError(
+            f"--generate={flag_values.generate} needs exactly one of --resume (the latest run in --workdir) or "
+            "--init_from=RUN (a run folder or one of its checkpoints/ckpt-XXXXXX.weights.h5)."
+        )
+    from tf_diffaug.experiment import generation
+
+    try:
+        if flag_values.resume:
+            source = run_dir.latest_run_dir(flag_values.workdir)
+        return generation.generate(
+            source, flag_values.generate, seed=flag_values.generate_seed, stream=out or sys.stdout
+        )
+    except (ValueError, FileNotFoundError) as error:
+        raise app.UsageError(str(error)) from None
+
+
 def dry_run(config, out=None):
     """Prints the resolved configuration and where a run would write, then checks the data.
 
@@ -171,14 +214,17 @@ def dry_run(config, out=None):
     from tf_diffaug.experiment import data_report
 
     out = out or sys.stdout
+    try:
+        report, failure = data_report.check_data(config), None
+        config = data_report.with_classes(config, report)  # conditional: the num_classes a run uses
+    except data_report.DataError as error:
+        report, failure = None, error
     json.dump(schema.ordered(config), out, indent=2)
     action = "resume the latest run in" if FLAGS.resume else "write a new folder in"
     out.write(f"\nDry run: nothing trained; a run would {action} {os.path.abspath(FLAGS.workdir)}\n")
     out.flush()
-    try:
-        report = data_report.check_data(config)
-    except data_report.DataError as error:
-        raise app.UsageError(f"Dry run: the data cannot be opened. {error}") from None
+    if failure is not None:
+        raise app.UsageError(f"Dry run: the data cannot be opened. {failure}") from None
     out.write(report.line() + "\n")
     return config
 

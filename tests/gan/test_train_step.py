@@ -258,14 +258,18 @@ def test_one_score_per_image_is_accepted_as_batch_or_batch_by_one():
 def test_td_gan_on_another_keras_backend_says_what_it_needs(monkeypatch):
     from tf_diffaug.gan import model
 
-    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
     with pytest.raises(RuntimeError) as info:
         td.GAN(h.constant_generator(3, SHAPE), h.linear_discriminator(SHAPE, W), latent_dim=3)
     assert str(info.value) == (
-        "td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but Keras runs on 'jax'. "
-        'Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in ~/.keras/keras.json); DiffAugment itself '
-        "also runs on JAX and torch."
+        "td.GAN trains on Keras' TensorFlow or JAX backend, but Keras runs on 'torch'. Set "
+        'KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax (or "backend" in ~/.keras/keras.json); DiffAugment itself '
+        "also runs on torch."
     )
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    model.check_backend()  # JAX trains (tests/gan/test_jax_backend.py runs it)
+    assert model._train_step_mixin("jax").__name__ == "GANJaxTrainStep"
+    assert model._train_step_mixin("tensorflow") is model.GANTrainStep
     monkeypatch.undo()
     model.check_backend()  # the real backend here is TensorFlow
 

@@ -47,6 +47,8 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "run_name": "run_dir",
         "resume_config": "config",
         "run": "driver",
+        "ArchitectureMismatch": "finetune",
+        "generate": "generation",
     },
     submodules=(
         "build",
@@ -56,6 +58,9 @@ __getattr__, __dir__, __all__ = _lazy.attach(
         "data_report",
         "driver",
         "faults",
+        "finetune",
+        "generation",
+        "pictures",
         "presets",
         "run_dir",
         "schedule",

@@ -53,7 +53,9 @@ def build_gan(config):
     Every setting of `td.GAN`, `td.GAN.compile` and `keras.optimizers.Adam` comes from its
     configuration key (`latent_dim`, `ema_*`, `advaug_gamma`, `advaug_g_layer`, `loss`, `d_steps`,
     `g_batch_size`, `r1_*`, `cr_weight`, `lecam_*`, `ada_*` (used when `adaptive`), `g_lr`/`d_lr`,
-    `lr_decay`, `beta_1`, `beta_2`, `adam_epsilon`, `jit_compile`).
+    `lr_decay`, `beta_1`, `beta_2`, `adam_epsilon`, `jit_compile`); `freeze_d` sets D's first
+    blocks non-trainable before compiling (`finetune.freeze_discriminator`). The weights of
+    `init_from` are loaded by the driver (`finetune.load_networks`), not here.
 
     `lr_decay="linear"` gives each Adam a `keras.optimizers.schedules.PolynomialDecay` (power 1, to
     0) over its own update count, which Keras reads from the optimizer's `iterations`: `steps`
@@ -73,6 +75,7 @@ def build_gan(config):
         1e-08
     """
     import tf_diffaug as td
+    from tf_diffaug.experiment import finetune
 
     generator, discriminator = td.networks.get(
         config["network"],
@@ -82,6 +85,8 @@ def build_gan(config):
         latent_dim=config["latent_dim"],
         **config["network_kwargs"],
     )
+    # FreezeD: before td.GAN and compile, so D's optimizer is built without the frozen layers.
+    finetune.freeze_discriminator(discriminator, config["freeze_d"])
     augment = None
     if config["augment_mode"] != "none":
         augment = td.DiffAugment(config["policy"], seed=config["seed"])
@@ -152,6 +157,8 @@ def load_dataset(config, global_batch_size, seed):
         batch_size=global_batch_size,
         with_labels=config["num_classes"] is not None,
         channels=config["channels"],
+        crop=config["crop"],
+        alpha_background=config["alpha_background"],
         shuffle=True,
         mirror=config["mirror"],
         seed=seed,
@@ -170,7 +177,7 @@ def reference_images(config):
     """
     import tf_diffaug as td
 
-    options = {"resolution": config["resolution"], "channels": config["channels"]}
+    options = data_options(config)
     if config["fid_reference_split"] is not None:
         images = td.data.load_array(config["dataset"], split=config["fid_reference_split"], **options)
     else:
@@ -182,6 +189,36 @@ def reference_images(config):
             **options,
         )
     return images[0] if isinstance(images, tuple) else images
+
+
+def data_options(config):
+    """The `td.data.load_array` options of `config` that change the pixels (besides dataset and split)."""
+    return {
+        "resolution": config["resolution"],
+        "channels": config["channels"],
+        "crop": config["crop"],
+        "alpha_background": config["alpha_background"],
+    }
+
+
+def reference_statistics_key(config):
+    """The `td.metrics.statistics_key` of the FID reference set of `config`.
+
+    Everything that changes the reference images or their features: dataset, split (the
+    `fid_reference_split`, else the training split and its seeded subset), resolution, channels,
+    crop, alpha background and `fid_resize`.
+    """
+    import tf_diffaug as td
+
+    options = data_options(config)
+    resolution = options.pop("resolution")
+    if config["fid_reference_split"] is not None:
+        split = config["fid_reference_split"]
+    else:
+        split = config["split"]
+        if config["subset_size"] is not None:
+            options.update(subset_size=config["subset_size"], subset_seed=config["subset_seed"])
+    return td.metrics.statistics_key(config["dataset"], split, resolution, config["fid_resize"], **options)
 
 
 def fid_method(num_real, num_fake, feature_dim=2048):
@@ -198,8 +235,10 @@ __all__ = [
     "build_gan",
     "check_backend",
     "check_discriminator_output",
+    "data_options",
     "fid_method",
     "load_dataset",
     "reference_images",
+    "reference_statistics_key",
     "step_images",
 ]

@@ -10,7 +10,8 @@ non-finite log before any of them sees it):
 
 - `AtSteps(td.metrics.FIDCallback(..., every_n_epochs=1), ...)` (placed first by the driver) adds
   `fid` and `kid` at the evaluation steps only;
-- `StepSampleGrid` writes `samples/step-XXXXXX.png` from a fixed latent seed;
+- `StepSampleGrid` writes `samples/step-XXXXXX.png` from a fixed latent seed, `samples/reals.png`
+  once and `samples/augment-XXXXXX.png` (T(real) beside T(fake), see `pictures`);
 - `MetricsWriter` appends a line to `metrics.jsonl` at each log point (the step-weighted mean of
   the epoch means of the loss trackers since the previous log point, the latest other values)
   and at each evaluation, redraws `curves.png` and prints a progress line with the elapsed time
@@ -28,8 +29,8 @@ import time
 
 import keras
 
-from tf_diffaug.experiment import curves
-from tf_diffaug.gan.callbacks import SampleGrid
+from tf_diffaug.experiment import curves, pictures
+from tf_diffaug.gan.callbacks import SampleGrid, image_grid, to_uint8
 
 
 class StepSampleGrid(SampleGrid):
@@ -38,31 +39,76 @@ class StepSampleGrid(SampleGrid):
     The global step comes from the model's step counter (so a resumed run continues the
     numbering); a grid is written at the epoch ends every `every_n_steps` steps (each is an epoch
     end of the run's schedule; at the epoch end the divergence guard has checked the weights) and
-    when training ends at `final_step` (any `fit` end when it is None).
+    when training ends at `final_step` (any `fit` end when it is None). With `real_images` it
+    also writes `reals.png` when training starts (once: kept when it exists) and, beside each
+    grid of a GAN with an augmentation, `augment-XXXXXX.png`: T(real) beside T(fake)
+    (`pictures.augment_grid`). With `num_classes` every grid has one row per class
+    (`pictures.class_layout`).
 
     Args:
         directory: the run's `samples/` folder.
         every_n_steps: interval in train steps.
         num_samples: images per grid.
-        seed: seed of the fixed latent batch.
+        seed: seed of the fixed latent batch (the augment grids' `T` is seeded `seed + 1`).
         log_dir: TensorBoard folder for the `samples` image summary, or None.
         final_step: the run's last step (a `fit` that ends before it, the head of a resumed
             run, writes no extra grid).
         training: sample with batch-norm batch statistics (`sample_bn_mode="train"`), as the FID
             evaluation does.
+        real_images: uint8 training images of `reals.png` and of the augment grids'
+            left half (`pictures.grid_reals`), or None for neither.
+        num_classes: classes of a class-conditional GAN (one row each), or None.
     """
 
-    def __init__(self, directory, every_n_steps, num_samples=36, seed=0, log_dir=None, final_step=None, training=False):
+    def __init__(
+        self,
+        directory,
+        every_n_steps,
+        num_samples=36,
+        seed=0,
+        log_dir=None,
+        final_step=None,
+        training=False,
+        real_images=None,
+        num_classes=None,
+    ):
+        labels, columns = pictures.class_layout(num_samples, num_classes)
         super().__init__(
             directory,
             every_n_steps=every_n_steps,
-            num_samples=num_samples,
+            num_samples=num_samples if labels is None else len(labels),
             seed=seed,
             log_dir=log_dir,
             training=training,
+            columns=columns,
         )
+        self.labels = labels
+        self.real_images = real_images
         self.final_step = final_step
         self._last_index = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self.real_images is not None and self.directory is not None:
+            path = os.path.join(self.directory, pictures.REALS_FILE)
+            if not os.path.exists(path):
+                pictures.save_png(path, image_grid(self.real_images, columns=self.columns))
+
+    def _samples(self, use_ema):
+        extra = {"training": True} if self.training else {}
+        return self.model.generate(self.num_samples, labels=self.labels, use_ema=use_ema, seed=self.seed, **extra)
+
+    def grid(self):
+        """The current uint8 grid of the EMA generator's fixed latents (one row per class with classes)."""
+        return image_grid(to_uint8(self._samples(self.use_ema)), columns=self.columns)
+
+    def augment_grid(self):
+        """The uint8 picture `[T(real) | T(G(z))]` (None without real images or augmentation)."""
+        augment = getattr(self.model, "augment", None)
+        if self.real_images is None or augment is None:
+            return None
+        fakes = to_uint8(self._samples(use_ema=False))  # D sees the trained generator's images
+        return pictures.augment_grid(augment, self.real_images, fakes, self.columns, self.seed + 1)
 
     def write(self, unit, index):
         path = super().write(unit, index)
@@ -72,6 +118,9 @@ class StepSampleGrid(SampleGrid):
         renamed = os.path.join(self.directory, f"step-{int(index):06d}.png")
         os.replace(path, renamed)
         self.written[-1] = renamed
+        picture = self.augment_grid()
+        if picture is not None:
+            pictures.save_png(os.path.join(self.directory, f"{pictures.AUGMENT_PREFIX}{int(index):06d}.png"), picture)
         return renamed
 
     def on_train_batch_end(self, batch, logs=None):

@@ -2,8 +2,9 @@
 
 Reads the records of `metrics.jsonl` (one dict per log point, see `run_dir.MetricsLog`) and draws,
 with matplotlib's non-interactive Agg backend, one panel with every loss-like series
-(`d_loss`, `g_loss`, regularizer terms), one with the augmentation probability `aug_p` when it
-changes (adaptive augmentation), and one with FID (left axis) and KID (right axis) at the
+(`d_loss`, `g_loss`, regularizer terms), one with the augmentation probability `aug_p` and D's
+real-sign mean `ada_r_t` (r_t = E[sign(D(T(real)))], the ADA controller's signal) when adaptive (an
+`ada_r_t` series or a changing `aug_p`), and one with FID (left axis) and KID (right axis) at the
 evaluation steps. A run that diverged (`faults.TrainingDiverged`, see `diverged.json`) gets a
 vertical `DIVERGED_COLOR` line at the divergence step on every panel, labelled with the value.
 
@@ -22,7 +23,22 @@ from matplotlib import pyplot as plt  # noqa: E402
 #: Colour of the divergence marker (used by nothing else on the figure).
 DIVERGED_COLOR = "#ff00ff"
 
-_NOT_LOSSES = {"step", "fid", "kid", "aug_p", "real_score", "fake_score", "epoch", "time", "wall_time", "learning_rate"}
+#: The series of the adaptive-augmentation panel, with their colours.
+ADA_SERIES = (("aug_p", "tab:purple"), ("ada_r_t", "tab:green"))
+
+_NOT_LOSSES = {
+    "step",
+    "fid",
+    "kid",
+    "aug_p",
+    "ada_r_t",
+    "real_score",
+    "fake_score",
+    "epoch",
+    "time",
+    "wall_time",
+    "learning_rate",
+}
 
 
 def series(records, key):
@@ -62,7 +78,8 @@ def plot_curves(records, path, title=None, diverged=None):
             if key not in keys:
                 keys.append(key)
     loss_keys = [k for k in keys if k not in _NOT_LOSSES and series(records, k)[0]]
-    has_p = len(set(series(records, "aug_p")[1])) > 1  # a constant p (fixed DiffAugment) needs no panel
+    # A constant p without r_t (fixed DiffAugment) needs no panel.
+    has_p = len(set(series(records, "aug_p")[1])) > 1 or bool(series(records, "ada_r_t")[0])
     panels = 2 + int(has_p)
     fig, axes = plt.subplots(panels, 1, figsize=(8, 3 * panels), sharex=True, squeeze=False)
     axes = axes[:, 0]
@@ -79,9 +96,12 @@ def plot_curves(records, path, title=None, diverged=None):
     ax.grid(alpha=0.3)
 
     if has_p:
-        axes[1].plot(*series(records, "aug_p"), color="tab:purple")
-        axes[1].set_ylabel("aug_p")
-        axes[1].set_ylim(-0.02, 1.02)
+        for key, color in ADA_SERIES:
+            if series(records, key)[0]:
+                axes[1].plot(*series(records, key), color=color, label=key)
+        axes[1].set_ylabel("p, r_t")
+        axes[1].set_ylim(-1.02, 1.02)  # r_t = mean sign in [-1, 1], p in [0, 1]
+        axes[1].legend(loc="upper right", fontsize="small")
         axes[1].grid(alpha=0.3)
 
     ax = axes[-1]

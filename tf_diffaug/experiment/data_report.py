@@ -34,6 +34,8 @@ class DataReport:
         skipped: `(relative path, reason)` of a folder's files that are not used.
         where: where the data lives (the folder, Debian's files, the tfds data folder).
         subset_of: with a `subset_size`, the images of the split it is drawn from (else None).
+        class_names: the sorted class names of a class-conditional configuration (label i is
+            `class_names[i]`), else None.
     """
 
     dataset: str
@@ -43,6 +45,7 @@ class DataReport:
     skipped: list = dataclasses.field(default_factory=list)
     where: str | None = None
     subset_of: int | None = None
+    class_names: list | None = None
 
     def line(self):
         """`data: 112 images (emoji-faces train)`, with the files skipped of a folder."""
@@ -60,6 +63,9 @@ class DataReport:
             listed = "; ".join(f"{path}: {reason}" for path, reason in self.skipped[:5])
             more = f"; and {len(self.skipped) - 5} more" if len(self.skipped) > 5 else ""
             text += f"; {len(self.skipped)} file(s) skipped ({listed}{more})"
+        if self.class_names is not None:
+            shown = ", ".join(self.class_names[:10]) + (", ..." if len(self.class_names) > 10 else "")
+            text += f"; {len(self.class_names)} classes ({shown})"
         return text
 
 
@@ -76,16 +82,36 @@ def _check_folder(config, path):
 
     report = folder.scan_folder(path)
     report.raise_if_empty()
-    if config["num_classes"] is not None:
-        names = report.check_class_folders()
-        if len(names) != config["num_classes"]:
+    names = None
+    if config["num_classes"] is not None or config["conditional"]:
+        names = report.check_class_folders()  # >= 2 class folders, no image directly in the folder
+        if config["num_classes"] is not None and len(names) != config["num_classes"]:
             raise ValueError(
                 f"num_classes={config['num_classes']} does not match the {len(names)} class sub-folders "
                 f"{names} of folder {config['dataset']!r}. Expected num_classes={len(names)} (or none to "
                 "train unconditionally)."
             )
     size = catalog.dataset_size(path, config["split"])
-    return DataReport(config["dataset"], config["split"], "folder", size, list(report.skipped), path)
+    return DataReport(config["dataset"], config["split"], "folder", size, list(report.skipped), path, class_names=names)
+
+
+def _dataset_class_names(config):
+    """The class names of a built-in or tfds dataset for `conditional=True` (`td.data.class_names`)."""
+    import tf_diffaug as td
+
+    try:
+        names = td.data.class_names(config["dataset"])
+    except ValueError as error:
+        raise ValueError(
+            f"conditional=True needs a dataset with class labels: {error} Expected a folder of class "
+            "sub-folders or a labelled dataset (e.g. fashion-mnist), or conditional=False."
+        ) from None
+    if config["num_classes"] is not None and len(names) != config["num_classes"]:
+        raise ValueError(
+            f"num_classes={config['num_classes']} does not match the {len(names)} classes of dataset "
+            f"{config['dataset']!r}. Expected num_classes={len(names)} (or none: it follows the dataset)."
+        )
+    return names
 
 
 def _check_builtin(config, key):
@@ -138,6 +164,10 @@ def _check_tfds(config, name):
 def check_data(config):
     """Checks that the dataset of `config` can be opened; returns its `DataReport`.
 
+    With `conditional=True` the report also holds the class names (a folder's immediate
+    sub-folders, sorted, checked by `td.data.FolderReport.check_class_folders`; a labelled
+    dataset's `td.data.class_names`), and a `num_classes` that differs from their count is an error.
+
     Lists a folder (no image is decoded: a corrupt file is skipped later, with a warning) and
     looks at a tfds builder's files (none is read), so it costs a folder listing or a tfds import.
 
@@ -160,6 +190,8 @@ def check_data(config):
             raise ValueError(f"Dataset folder {dataset!r} does not exist.")
         else:
             report = _check_tfds(config, dataset)
+        if config["conditional"] and report.class_names is None:
+            report.class_names = _dataset_class_names(config)
     except (ValueError, FileNotFoundError) as error:
         raise DataError(str(error)) from error
     subset = config.get("subset_size")
@@ -183,4 +215,11 @@ class DataError(ValueError):
     """The data of a configuration cannot be opened or does not fit it."""
 
 
-__all__ = ["DataError", "DataReport", "check_data"]
+def with_classes(config, report):
+    """`config` with `num_classes` set from the class names of `report` (a conditional run), else unchanged."""
+    if config.get("conditional") and report.class_names is not None:
+        config = dict(config, num_classes=len(report.class_names))
+    return config
+
+
+__all__ = ["DataError", "DataReport", "check_data", "with_classes"]

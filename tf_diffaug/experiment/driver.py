@@ -51,6 +51,7 @@ Example:
 import contextlib
 import copy
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -60,7 +61,7 @@ import keras
 from tf_diffaug.experiment import callbacks as callbacks_lib
 from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import config as config_lib
-from tf_diffaug.experiment import data_report, execution, faults, schema
+from tf_diffaug.experiment import data_report, execution, faults, finetune, pictures, schema
 from tf_diffaug.experiment import run_dir as run_dir_lib
 from tf_diffaug.experiment import schedule as schedule_lib
 from tf_diffaug.experiment import ticket as ticket_lib
@@ -72,17 +73,26 @@ from tf_diffaug.experiment.build import (
     fid_method,
     load_dataset,
     reference_images,
+    reference_statistics_key,
     step_images,
 )
 
 resume_config = config_lib.resume_config  # re-exported: `td.experiment.resume_config`
 DIVERGED_FILE = "diverged.json"
 CHECKPOINT_DIR = "checkpoints"
+CLASSES_FILE = "classes.json"
+#: Default folder (in the workdir) of the cached FID reference statistics (`fid_statistics_dir`).
+STATISTICS_DIR = "fid_statistics"
 
 
 def _check_setup(config, workdir):
     """The checks of the user's input that need no model: backend, workdir, data. Returns the `DataReport`."""
     check_backend()
+    if config["prune_rounds"] and config["init_from"] is not None:
+        raise RunSetupError(
+            f"init_from={config['init_from']!r} cannot be combined with prune_rounds={config['prune_rounds']}: "
+            "a lottery ticket is searched from the networks' initial weights. Expected prune_rounds=0 or no init_from."
+        )
     try:
         run_dir_lib.check_workdir(workdir)
         return data_report.check_data(config)
@@ -160,11 +170,19 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     stream = sys.stdout if stream == "stdout" else stream
     config = config_lib.validate_config(copy.deepcopy(config))
     data = _check_setup(config, workdir)
+    config = data_report.with_classes(config, data)  # conditional: num_classes follows the classes
     state, path = None, None
     if resume:
         path = run_dir_lib.latest_run_dir(workdir)
         state = _resume_point(path, config, stream)
     start_step = state["step"] if state else 0
+    init_weights = None
+    if config["init_from"] is not None and not state:  # a resumed run restores its own checkpoint
+        try:
+            init_weights = finetune.weights_file(config["init_from"])
+        except ValueError as error:
+            raise RunSetupError(str(error)) from error
+        config["init_from"] = init_weights  # config.json records the exact file it started from
     schedule = schedule_lib.Schedule.from_config(config, start_step=start_step)
 
     # Everything that can fail on the user's input happens before the run folder is created.
@@ -182,13 +200,16 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
         # One element per step: d_steps x batch_size reals, one batch per D update (stage I too).
         dataset = load_dataset(config, step_images(config), seed=config["seed"] + start_step)
         reals = reference_images(config) if config["fid_samples"] else None
+        grid_images, _ = pictures.grid_reals(config, config["grid_size"])
     except (ValueError, FileNotFoundError) as error:  # unknown / unprepared dataset, bad split...
         raise RunSetupError(str(error)) from error
     with execution.dtype_policy(execution.precision_policy(config["mixed_precision"], config["strategy"])):
         with strategy.scope():
             try:
                 gan = build_gan(config)
-            except (ValueError, TypeError) as error:  # e.g. an unknown network_kwargs option
+                if init_weights is not None:  # fine-tuning: G, D and EMA-G only, before any step
+                    finetune.load_networks(gan, init_weights)
+            except (ValueError, TypeError) as error:  # an unknown network_kwargs option, freeze_d, init_from
                 raise RunSetupError(str(error)) from error
         if chief:
             path = path or run_dir_lib.create_run_dir(workdir, run_dir_lib.run_name(config))
@@ -197,12 +218,16 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             out = tempfile.mkdtemp(prefix="tf_diffaug-worker-")
             path = path or out
         run_dir_lib.write_json(os.path.join(out, run_dir_lib.CONFIG_FILE), schema.ordered(config), sort_keys=False)
+        if config["conditional"] and data.class_names is not None:
+            run_dir_lib.write_json(os.path.join(out, CLASSES_FILE), data.class_names)
         say = stream if chief else None
         if say is not None:
             say.write(data.line() + "\n")
         catch = handle_signals and config["strategy"] != "multiworker"
         with faults.SignalCatcher(say, enabled=catch) as catcher:
             training = _Training(gan, dataset, config, schedule, path, out, catcher, chief, say, verbose, strategy)
+            training.statistics_dir = config["fid_statistics_dir"] or os.path.join(workdir, STATISTICS_DIR)
+            training.grid_images = grid_images
             try:
                 ticket = training.setup(state, resume, inception, reals)
                 training.train()
@@ -217,7 +242,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
     evaluated = [r for r in records if r.get("fid") is not None]
     best = min(evaluated, key=lambda r: r["fid"]) if evaluated else None
     sample_dir = os.path.join(path, "samples")
-    grid_files = sorted(os.listdir(sample_dir)) if os.path.isdir(sample_dir) else []
+    grid_files = sorted(f for f in os.listdir(sample_dir) if f.startswith("step-")) if os.path.isdir(sample_dir) else []
     result = {
         "run_dir": path,
         "step": records[-1]["step"] if records else start_step,
@@ -263,6 +288,8 @@ class _Training:
         self.guard = faults.DivergenceGuard()
         self.checkpointer = checkpoint_lib.Checkpointer(os.path.join(out, CHECKPOINT_DIR), schedule)
         self.writer = self.log = self.grids = self.tensorboard = None
+        self.statistics_dir = os.path.join(out, STATISTICS_DIR)
+        self.grid_images = None
         self.fitting = False
 
     def _warmup(self):
@@ -319,6 +346,8 @@ class _Training:
             log_dir=os.path.join(out, "tensorboard"),
             final_step=config["steps"],
             training=config["sample_bn_mode"] == "train",
+            real_images=self.grid_images,
+            num_classes=config["num_classes"],
         )
         self.writer = callbacks_lib.MetricsWriter(
             self.log,
@@ -332,15 +361,30 @@ class _Training:
         if config["fid_samples"]:
             import tf_diffaug as td
 
-            fid = td.metrics.FIDCallback(
+            # One Inception network for the reference statistics and the evaluations.
+            if not isinstance(inception, td.metrics.InceptionFeatureExtractor):
+                inception = td.metrics.InceptionFeatureExtractor(inception)
+            key = reference_statistics_key(config)
+            stats = td.metrics.reference_statistics(
                 reals,
+                key,
+                resize=config["fid_resize"],
+                cache_dir=self.statistics_dir,
+                weights=inception,
+                batch_size=config["fid_batch_size"],
+            )
+            shutil.copyfile(
+                td.metrics.statistics_path(key, self.statistics_dir), os.path.join(out, "fid_reference.npz")
+            )
+            fid = td.metrics.FIDCallback(
+                stats,
                 every_n_epochs=1,  # AtSteps calls it at the evaluation steps only
                 num_samples=config["fid_samples"],
                 batch_size=config["fid_batch_size"],
                 log_dir=os.path.join(out, "tensorboard", "fid"),
                 seed=config["seed"] + 1_000_003,
-                stats_path=os.path.join(out, "fid_reference.npz"),
                 weights=inception,
+                resize=config["fid_resize"],
                 fid_method=fid_method(len(reals), config["fid_samples"]),
                 generator_training=config["sample_bn_mode"] == "train",
             )

@@ -58,6 +58,13 @@ SAMPLE_BN_MODES = ("eval", "train")
 PRUNE_SCOPES = ("all", "conv")
 PRUNE_RANK_ON = ("generator", "ema")
 
+#: Data and metric choices, repeated here without importing TensorFlow (a test checks they equal the
+#: library's): `td.data.load(crop=...)` (`transforms.CROP_MODES`), `alpha_background=`
+#: (`transforms.ALPHA_BACKGROUNDS`) and the FID resize modes (`td.metrics.RESIZE_MODES`).
+CROP_MODES = ("center", "pad", "none")
+ALPHA_BACKGROUNDS = ("white", "black")
+FID_RESIZE_MODES = ("legacy_tensorflow", "clean")
+
 _TYPE_WORDS = {
     int: "an integer",
     float: "a number",
@@ -263,12 +270,17 @@ KEYS = (
     Key("resolution", "data", int, 64, "Image size in pixels (square); one the network builds: " + ", ".join(f"{k} {'/'.join(map(str, v))}" for k, v in network_catalog.RESOLUTIONS.items()) + ".", **_N),
     Key("channels", "data", int, 3, "Image channels (1: grey, 3: RGB).", choices=(1, 3)),
     Key("num_classes", "data", int, None, "Classes of a class-conditional GAN (labels from the dataset), or none for an unconditional one.", minimum=2, nullable=True),
+    Key("conditional", "data", bool, False, "Class-conditional training with the dataset's labels: for an image folder its immediate sub-folders are the classes (sorted names, written to classes.json; at least 2, no image directly in the folder); num_classes follows."),
     Key("mirror", "data", bool, False, "Random horizontal flips of the training images (x-flips)."),
+    Key("crop", "data", str, "center", "How non-square images become square: center (shorter side to resolution, central square), pad (longer side to resolution, margins in alpha_background) or none (both sides resized, aspect not kept).", choices=CROP_MODES),
+    Key("alpha_background", "data", str, "white", "Colour transparent pixels (RGBA, grey + alpha, palette transparency) are composited on, and of pad margins.", choices=ALPHA_BACKGROUNDS),
     # network ---------------------------------------------------------------------------------------
     Key("network", "network", str, "dcgan", "Architecture of G and D (td.networks.get).", choices=network_catalog.NETWORKS),
     Key("network_preset", "network", str, None, "td.networks.PRESETS entry whose architecture and training values the preset starts from.", choices=_network_preset_names, nullable=True),
     Key("network_kwargs", "network", dict, {}, 'td.networks.get options as a JSON object, e.g. \'{"width": 16}\' (merged over the preset\'s).', check=_check_kwargs),
     Key("latent_dim", "network", int, 128, "Size of the latent vector z.", **_N),
+    Key("init_from", "network", str, None, "Start a new run from the G, D and EMA-G weights of a run folder (its last finite checkpoint) or of one of its checkpoints/ckpt-XXXXXX.weights.h5 files; not its optimizer state or step (fine-tuning). config.json records the weights file.", nullable=True, check=_check_name("init_from")),
+    Key("freeze_d", "network", int, 0, "Keep D's first N blocks (from the input side, as the network defines them) fixed: FreezeD, Mo et al. 2020 (arXiv:2002.10964); 0: train all of D.", **_Z),
     # augmentation ----------------------------------------------------------------------------------
     Key("policy", "augmentation", str, "color,translation,cutout", "DiffAugment ops, comma-separated, applied in order ('' for none).", check=_check_policy),
     Key("augment_mode", "augmentation", str, "both", "Where DiffAugment is applied: both (DiffAugment), real_only, d_only (the paper's failure modes) or none.", choices=tuple(modes.AUGMENT_MODES)),
@@ -322,6 +334,8 @@ KEYS = (
     Key("fid_batch_size", "evaluation", int, 50, "Batch size of generation and Inception features during evaluation (with sample_bn_mode=train also the batch-norm batch).", resumable=True, **_N),
     Key("fid_reference_split", "evaluation", str, None, "Split whose images (all of them, no subset) are the FID/KID reference, e.g. test (the DiffAugment BigGAN-CIFAR code); none: the training images.", nullable=True, check=_check_split),
     Key("sample_bn_mode", "evaluation", str, "eval", "Batch norm of the EMA generator when sampling for FID/KID and grids: eval (running statistics) or train (each batch's statistics, as the BigGAN-CIFAR code's G_ema.train()).", choices=SAMPLE_BN_MODES),
+    Key("fid_resize", "evaluation", str, "legacy_tensorflow", "How FID/KID resize images to 299x299: legacy_tensorflow (the TF1 bilinear of the papers' FID) or clean (clean-fid's PIL bicubic per channel in float; Parmar et al., CVPR 2022, arXiv:2104.11222).", choices=FID_RESIZE_MODES),
+    Key("fid_statistics_dir", "evaluation", str, None, "Cache of the FID reference statistics, one file per dataset, split, resolution, data options and fid_resize, reused by later runs (none: <workdir>/fid_statistics).", nullable=True, resumable=True, check=_check_name("fid_statistics_dir")),
     Key("grid_size", "evaluation", int, 36, "Images per sample grid (samples/step-XXXXXX.png).", resumable=True, **_N),
     # lottery ---------------------------------------------------------------------------------------
     Key("prune_rounds", "lottery", int, 0, "IMP rounds before training (0: the dense networks).", **_Z),

@@ -18,7 +18,7 @@ p = 21.8). The probability itself is a non-trainable weight `p` of the augment l
 import numbers
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 def ada_update(p, sign_mean, target, images, kimg):
@@ -40,10 +40,10 @@ def ada_update(p, sign_mean, target, images, kimg):
     >>> float(ada_update(0.0, sign_mean=0.0, target=0.6, images=256, kimg=500))
     0.0
     """
-    p = tf.cast(p, tf.float32)
-    direction = tf.sign(tf.cast(sign_mean, tf.float32) - tf.cast(target, tf.float32))
-    step = direction * tf.cast(images, tf.float32) / (float(kimg) * 1000.0)
-    return tf.clip_by_value(p + step, 0.0, 1.0)
+    p = ops.cast(p, "float32")
+    direction = ops.sign(ops.cast(sign_mean, "float32") - ops.cast(target, "float32"))
+    step = direction * ops.cast(images, "float32") / (float(kimg) * 1000.0)
+    return ops.clip(p + step, 0.0, 1.0)
 
 
 def probability_variable(augment):
@@ -89,9 +89,9 @@ class ADAController:
     ...         super().__init__()
     ...         self.p = self.add_weight(shape=(), initializer="zeros", trainable=False, name="p")
     >>> ada = ADAController(WithP(), target=0.6, interval=2, kimg=0.016)
-    >>> ada.update(step=1, sign_sum=4.0, count=4.0); float(ada.probability())    # accumulating
+    >>> _ = ada.update(step=1, sign_sum=4.0, count=4.0); float(ada.probability())    # accumulating
     0.0
-    >>> ada.update(step=2, sign_sum=4.0, count=4.0); float(ada.probability())    # r_t = 1 > 0.6: + 8 / 16
+    >>> _ = ada.update(step=2, sign_sum=4.0, count=4.0); float(ada.probability())    # r_t = 1 > 0.6: + 8 / 16
     0.5
     >>> float(ada.sign_sum), float(ada.count)
     (0.0, 0.0)
@@ -118,7 +118,7 @@ class ADAController:
 
     def probability(self):
         """The current `p` as a float32 scalar (logged as `aug_p`)."""
-        return tf.cast(self.p, tf.float32)
+        return ops.cast(self.p, "float32")
 
     def update(self, step, sign_sum, count):
         """Adds one training step's global `sum(sign(D(T(real))))` and logit count; adjusts `p` every `interval` steps.
@@ -127,12 +127,17 @@ class ADAController:
             step: the training step just completed (counted from 1).
             sign_sum: sum of `sign(D(T(real)))` over this step's D updates and all replicas.
             count: number of real logits in `sign_sum` (= real images consumed).
+
+        Returns:
+            `r_t`, the mean of `sign(D(T(real)))` over the steps since the last adjustment, this
+            one included (the value an adjustment at this step uses), float32 scalar.
         """
         self.sign_sum.assign_add(sign_sum)
         self.count.assign_add(count)
-        adjust = tf.equal(step % self.interval, 0)
-        sign_mean = self.sign_sum / tf.maximum(self.count, 1.0)
+        adjust = ops.equal(step % self.interval, 0)
+        sign_mean = self.sign_sum / ops.maximum(self.count, 1.0)
         new_p = ada_update(self.p, sign_mean, self.target, self.count, self.kimg)
-        self.p.assign(tf.where(adjust, new_p, tf.cast(self.p, tf.float32)))
-        self.sign_sum.assign(tf.where(adjust, 0.0, self.sign_sum))
-        self.count.assign(tf.where(adjust, 0.0, self.count))
+        self.p.assign(ops.where(adjust, new_p, ops.cast(self.p, "float32")))
+        self.sign_sum.assign(ops.where(adjust, 0.0, self.sign_sum.value))
+        self.count.assign(ops.where(adjust, 0.0, self.count.value))
+        return sign_mean

@@ -23,7 +23,7 @@ anyway; (c) copying keeps every existing run bit for bit. A kernel wrapped in Ke
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 def clone_generator(generator, name=None):
@@ -87,11 +87,11 @@ def update_ema(pairs, decay):
         pairs: the list returned by `ema_pairs`.
         decay: scalar in [0, 1]; 0 copies the weights (used before the start step).
     """
-    decay = tf.cast(decay, tf.float32)
+    decay = ops.cast(decay, "float32")
     for ema_variable, variable, averaged in pairs:
         value = variable.value if hasattr(variable, "value") else variable
         if averaged and ema_variable.dtype == variable.dtype:
-            d = tf.cast(decay, value.dtype)
+            d = ops.cast(decay, value.dtype)
             ema_variable.assign(d * ema_variable.value + (1 - d) * value)
         else:
             ema_variable.assign(value)

@@ -16,7 +16,7 @@ so a loss here never averages over the batch itself.
 
 import collections
 
-import tensorflow as tf
+from keras import ops
 
 from tf_diffaug.gan import modes
 
@@ -31,8 +31,8 @@ Attributes:
 
 def _flat(logits):
     """Casts logits to float32 and flattens `[B, 1]` to `[B]`."""
-    logits = tf.cast(logits, tf.float32)
-    return tf.reshape(logits, [-1])
+    logits = ops.cast(logits, "float32")
+    return ops.reshape(logits, [-1])
 
 
 def hinge_discriminator(real_logits, fake_logits):
@@ -49,7 +49,7 @@ def hinge_discriminator(real_logits, fake_logits):
     >>> float(hinge_discriminator([0.5], [-2.0])[0])
     0.5
     """
-    return tf.nn.relu(1.0 - _flat(real_logits)) + tf.nn.relu(1.0 + _flat(fake_logits))
+    return ops.relu(1.0 - _flat(real_logits)) + ops.relu(1.0 + _flat(fake_logits))
 
 
 def hinge_generator(fake_logits):
@@ -59,12 +59,12 @@ def hinge_generator(fake_logits):
 
 def non_saturating_discriminator(real_logits, fake_logits):
     """Logistic discriminator loss per example: `softplus(-r) + softplus(f)` (Goodfellow et al. 2014)."""
-    return tf.nn.softplus(-_flat(real_logits)) + tf.nn.softplus(_flat(fake_logits))
+    return ops.softplus(-_flat(real_logits)) + ops.softplus(_flat(fake_logits))
 
 
 def non_saturating_generator(fake_logits):
     """Non-saturating generator loss per example: `softplus(-f) = -log sigmoid(f)`."""
-    return tf.nn.softplus(-_flat(fake_logits))
+    return ops.softplus(-_flat(fake_logits))
 
 
 def wasserstein_discriminator(real_logits, fake_logits):
@@ -79,12 +79,12 @@ def wasserstein_generator(fake_logits):
 
 def least_squares_discriminator(real_logits, fake_logits):
     """Least-squares discriminator loss per example: `((r - 1)^2 + f^2) / 2` (Mao et al. 2017, 0-1 coding)."""
-    return 0.5 * tf.square(_flat(real_logits) - 1.0) + 0.5 * tf.square(_flat(fake_logits))
+    return 0.5 * ops.square(_flat(real_logits) - 1.0) + 0.5 * ops.square(_flat(fake_logits))
 
 
 def least_squares_generator(fake_logits):
     """Least-squares generator loss per example: `(f - 1)^2 / 2`."""
-    return 0.5 * tf.square(_flat(fake_logits) - 1.0)
+    return 0.5 * ops.square(_flat(fake_logits) - 1.0)
 
 
 LOSSES = {

@@ -8,7 +8,6 @@ and the generator's gradient flows through `T`.
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from tf_diffaug.gan import adaptive, perturbation, regularizers, saved_state
 from tf_diffaug.gan import ema as ema_lib
@@ -21,19 +20,32 @@ def _compile_setting(name):
     return property(lambda self: self._gan_compile_config[name], doc=f"`{name}` as given to `compile` (read-only).")
 
 
-def check_backend():
-    """Raises `RuntimeError` unless Keras runs on TensorFlow, which `GAN`'s train step is written in.
+TRAINING_BACKENDS = ("tensorflow", "jax")
 
-    The step uses `tf.GradientTape`, `tf.distribute` replica contexts and `tf.function` tracing; on
-    the JAX or torch backend `fit` would fail deep inside Keras. DiffAugment itself runs on all three.
+
+def check_backend():
+    """Raises `RuntimeError` unless Keras runs on a backend `GAN` trains on: TensorFlow or JAX.
+
+    TensorFlow runs `td.gan.train_step` (`tf.GradientTape`, `tf.distribute`), JAX the stateless
+    `td.gan.train_step_jax` (Keras' JAX trainer, `keras.distribution`). On torch `fit` would fail
+    deep inside Keras; DiffAugment itself runs on all three.
     """
     backend = keras.backend.backend()
-    if backend != "tensorflow":
+    if backend not in TRAINING_BACKENDS:
         raise RuntimeError(
-            f"td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but "
-            f'Keras runs on {backend!r}. Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in '
-            "~/.keras/keras.json); DiffAugment itself also runs on JAX and torch."
+            f"td.GAN trains on Keras' TensorFlow or JAX backend, but Keras runs on {backend!r}. Set "
+            'KERAS_BACKEND=tensorflow or KERAS_BACKEND=jax (or "backend" in ~/.keras/keras.json); '
+            "DiffAugment itself also runs on torch."
         )
+
+
+def _train_step_mixin(backend):
+    """The train step binding of `backend`: `GANJaxTrainStep` on JAX, else the TensorFlow `GANTrainStep`."""
+    if backend == "jax":
+        from tf_diffaug.gan.train_step_jax import GANJaxTrainStep
+
+        return GANJaxTrainStep
+    return GANTrainStep
 
 
 def check_discriminator_output(discriminator):
@@ -59,7 +71,7 @@ def check_discriminator_output(discriminator):
 
 
 @keras.saving.register_keras_serializable(package="tf_diffaug")
-class GAN(GANTrainStep, keras.Model):
+class GAN(_train_step_mixin(keras.backend.backend()), keras.Model):
     """A GAN trained with `fit()`: discriminator update(s), then a generator update, then the EMA.
 
     One training step receives `d_steps * batch` real images (and labels `y` when `num_classes`
@@ -104,6 +116,12 @@ class GAN(GANTrainStep, keras.Model):
     `LossScaleOptimizer` and losses go through `optimizer.scale_loss`; `mixed_bfloat16` needs no
     scaling. Logits are cast to float32 before every loss.
 
+    Backends: on TensorFlow the step is `td.gan.train_step`; on JAX it is Keras' stateless
+    `train_step(state, data)` of `td.gan.train_step_jax`, the same math (`td.gan.train_step_base`)
+    with every variable threaded as state (`keras.distribution.DataParallel` instead of
+    `tf.distribute`). AdvAug and `mixed_float16` loss scaling train on TensorFlow only (an error
+    at `compile` on JAX); torch is refused at construction.
+
     The step's parts own their state and rule: `compile` builds `r1`, `consistency`, `lecam`
     (`td.gan.regularizers`, LeCam with its anchors) and `ada` (`td.gan.adaptive.ADAController`
     with its accumulators, or None); `feature_perturbation` (`td.gan.perturbation`) follows
@@ -146,7 +164,7 @@ class GAN(GANTrainStep, keras.Model):
     >>> d = keras.Sequential([keras.Input((4, 4, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
     >>> gan = GAN(g, d, latent_dim=8)
     >>> gan.compile(g_optimizer=keras.optimizers.Adam(2e-4), d_optimizer=keras.optimizers.Adam(2e-4), loss="hinge")
-    >>> history = gan.fit(tf.zeros([8, 4, 4, 3]), batch_size=4, epochs=1, verbose=0)
+    >>> history = gan.fit(np.zeros([8, 4, 4, 3], "float32"), batch_size=4, epochs=1, verbose=0)
     >>> sorted(history.history)
     ['d_loss', 'fake_score', 'g_loss', 'real_score']
     """
@@ -345,6 +363,7 @@ class GAN(GANTrainStep, keras.Model):
             d_optimizer = d_optimizer if isinstance(d_optimizer, wrap) else wrap(d_optimizer)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
+        self._bind_optimizers(g_optimizer, d_optimizer)  # JAX: refuses what it lacks, sets `self.optimizer`
         if not g_optimizer.built:
             g_optimizer.build(self.generator.trainable_variables)
         if not d_optimizer.built:
@@ -465,7 +484,11 @@ class GAN(GANTrainStep, keras.Model):
         try:
             for start in range(0, int(n), batch_size):
                 z_chunk = z[start : start + batch_size]
-                inputs = z_chunk if labels is None else [z_chunk, tf.constant(labels[start : start + batch_size])]
+                inputs = (
+                    z_chunk
+                    if labels is None
+                    else [z_chunk, keras.ops.convert_to_tensor(labels[start : start + batch_size])]
+                )
                 images = network(inputs, training=bool(training))
                 chunks.append(keras.ops.convert_to_numpy(keras.ops.cast(images, "float32")))
                 for variable, value in state:

@@ -34,13 +34,14 @@ Example:
 True
 """
 
-import tensorflow as tf
+import tensorflow as tf  # noqa: F401 (the doctest's tensors)
+from keras import ops
 
 from tf_diffaug.gan.advaug import FeatureAdvAug
 
 
 def _flat(logits):
-    return tf.reshape(tf.cast(logits, tf.float32), [-1])
+    return ops.reshape(ops.cast(logits, "float32"), [-1])
 
 
 def _inputs(values, labels):

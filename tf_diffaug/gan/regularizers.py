@@ -27,10 +27,11 @@ import numbers
 
 import keras
 import tensorflow as tf
+from keras import ops
 
 
 def _flat(logits):
-    return tf.reshape(tf.cast(logits, tf.float32), [-1])
+    return ops.reshape(ops.cast(logits, "float32"), [-1])
 
 
 def squared_gradient_norm(gradients):
@@ -42,16 +43,17 @@ def squared_gradient_norm(gradients):
     Returns:
         float32 `[B]`: `sum over all non-batch axes of gradients^2`.
     """
-    gradients = tf.cast(gradients, tf.float32)
+    gradients = ops.cast(gradients, "float32")
     axes = list(range(1, len(gradients.shape)))
-    return tf.reduce_sum(tf.square(gradients), axis=axes)
+    return ops.sum(ops.square(gradients), axis=axes)
 
 
 def r1_penalty(discriminator_fn, images):
     """R1 penalty `||grad_x D(x)||^2` per example, and the logits `D(x)`.
 
     The gradient is taken with a `tf.GradientTape` that stays differentiable, so minimizing the
-    returned penalty under an outer tape trains the discriminator (double backpropagation).
+    returned penalty under an outer tape trains the discriminator (double backpropagation); on
+    Keras' JAX backend with `jax.grad` inside the stateless step (`td.gan.train_step_jax`).
     To take R1 "through" an augmentation `T`, pass `discriminator_fn = lambda x: D(T(x))` and the
     un-augmented images; to take it on the augmented images, pass `D` and `T(x)`.
 
@@ -68,6 +70,11 @@ def r1_penalty(discriminator_fn, images):
     >>> penalty.numpy().tolist()   # |w|^2 for each example
     [5.0, 5.0, 5.0]
     """
+    if keras.backend.backend() == "jax":  # the JAX binding: a stateless `jax.vjp` (see `train_step_jax`)
+        from tf_diffaug.gan import train_step_jax
+
+        gradients, logits = train_step_jax.input_gradient(discriminator_fn, images)
+        return squared_gradient_norm(gradients), logits
     images = tf.convert_to_tensor(images)
     with tf.GradientTape() as tape:
         tape.watch(images)
@@ -91,7 +98,7 @@ def consistency_penalty(augmented_logits, clean_logits):
     >>> consistency_penalty([3.0], [1.0]).numpy().tolist()
     [4.0]
     """
-    return tf.square(_flat(augmented_logits) - _flat(clean_logits))
+    return ops.square(_flat(augmented_logits) - _flat(clean_logits))
 
 
 def lecam_penalty(real_logits, fake_logits, anchor_real, anchor_fake):
@@ -114,10 +121,10 @@ def lecam_penalty(real_logits, fake_logits, anchor_real, anchor_fake):
     >>> lecam_penalty([2.0], [-1.0], anchor_real=1.0, anchor_fake=0.5).numpy().tolist()
     [6.25]
     """
-    anchor_real = tf.cast(anchor_real, tf.float32)
-    anchor_fake = tf.cast(anchor_fake, tf.float32)
-    return tf.square(tf.nn.relu(_flat(real_logits) - anchor_fake)) + tf.square(
-        tf.nn.relu(anchor_real - _flat(fake_logits))
+    anchor_real = ops.cast(anchor_real, "float32")
+    anchor_fake = ops.cast(anchor_fake, "float32")
+    return ops.square(ops.relu(_flat(real_logits) - anchor_fake)) + ops.square(
+        ops.relu(anchor_real - _flat(fake_logits))
     )
 
 
@@ -133,7 +140,7 @@ def update_anchor(anchor, batch_mean, decay):
     Returns:
         The new anchor value (float32 scalar).
     """
-    return decay * tf.cast(anchor, tf.float32) + (1.0 - decay) * tf.cast(batch_mean, tf.float32)
+    return decay * ops.cast(anchor, "float32") + (1.0 - decay) * ops.cast(batch_mean, "float32")
 
 
 def _check_non_negative(value, name):
@@ -313,13 +320,13 @@ class LeCamRegularizer:
         if not self.enabled:
             return None
         value = lecam_penalty(real_logits, fake_logits, self.anchor_real, self.anchor_fake)
-        return value * tf.cast(tf.cast(step, tf.int64) > self.start_step, tf.float32)
+        return value * ops.cast(ops.cast(step, "int64") > self.start_step, "float32")
 
     def update(self, real_mean, fake_mean, step=0):
         """Moves both anchors toward this D update's global mean real / fake logits (copies them before `start_step`)."""
         if not self.enabled:
             return
-        decay = tf.where(tf.cast(step, tf.int64) < self.start_step, 0.0, self.decay)
+        decay = ops.where(ops.cast(step, "int64") < self.start_step, 0.0, self.decay)
         for anchor, mean in ((self.anchor_real, real_mean), (self.anchor_fake, fake_mean)):
             anchor.assign(update_anchor(anchor, mean, decay))
 
