@@ -142,6 +142,43 @@ class StepSampleGrid(SampleGrid):
             self._writer.flush()
 
 
+class ADASignal(keras.callbacks.Callback):
+    """Adds `ada_r_t`, D's real-sign mean r_t = E[sign(D(T(real)))] of the ADA controller, to the epoch logs.
+
+    `td.gan.adaptive.ADAController` accumulates `sum(sign(D(T(real))))` and the image count of the
+    steps since its last adjustment of `p` and resets them at every adjustment, so the value an
+    adjustment used is gone when a callback could read it. `ADASignal(gan)` records it: it wraps
+    the controller's `update` (before the train step is first traced) so that every step also
+    stores `(sign_sum + step's sum) / max(count + step's count, 1)`, the r_t of the steps since
+    the last adjustment, this one included (what the controller compares with `ada_target`), in a
+    variable of its own (not part of the GAN, so not of its checkpoints). At each epoch end the
+    latest value goes into the logs as `ada_r_t` (unless the train step logs it itself), beside
+    `aug_p`, for `metrics.jsonl` and `curves.png`. Build it inside the strategy scope of the GAN.
+
+    Args:
+        gan: a compiled `td.GAN` with an ADA controller (`gan.ada`, `ada_target` set).
+    """
+
+    def __init__(self, gan):
+        super().__init__()
+        ada = gan.ada
+        if ada is None:
+            raise ValueError("ADASignal needs a td.GAN compiled with ada_target (adaptive augmentation).")
+        self.value = keras.Variable(0.0, shape=(), dtype="float32", trainable=False, autocast=False, name="ada_r_t")
+        update, value = ada.update, self.value
+
+        def recording_update(step, sign_sum, count):
+            sign_mean = (ada.sign_sum + sign_sum) / keras.ops.maximum(ada.count + count, 1.0)
+            value.assign(keras.ops.cast(sign_mean, "float32"))
+            return update(step, sign_sum, count)
+
+        ada.update = recording_update
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None and "ada_r_t" not in logs:
+            logs["ada_r_t"] = float(keras.ops.convert_to_numpy(self.value))
+
+
 class AtSteps(keras.callbacks.Callback):
     """Forwards every hook to `callback`, but `on_epoch_end` only for epochs ending at `steps`.
 

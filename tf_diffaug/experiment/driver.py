@@ -17,10 +17,17 @@ always logged, evaluated and checkpointed), and writes into `workdir/NNNNN-<name
   (`step`, `fid`, `kid`, `time`); a line with `fid` also has `fid_best`/`fid_best_step`, the best
   evaluation so far (the official BigGAN-CIFAR and SNGAN codes report the best, DA-S the last: the
   last line, at the last step, has both);
-- `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed;
+- `samples/step-XXXXXX.png`: EMA-generator grids from a fixed latent seed (one row per class for a
+  class-conditional run); `samples/reals.png`, a grid of training images (once); and
+  `samples/augment-XXXXXX.png`, T(real) beside T(fake) at every grid step (`pictures`);
+- `classes.json`: with `conditional`, the sorted class names (label i is the i-th);
+- `fid_reference.npz`: the FID reference statistics, a copy of the cached
+  `<fid_statistics_dir or workdir/fid_statistics>/<key>.npz` (`td.metrics.reference_statistics`,
+  keyed by `build.reference_statistics_key`: dataset, split, resolution, data options, `fid_resize`),
+  which later runs on the same images reuse;
 - `tensorboard/`: `keras.callbacks.TensorBoard` logs;
 - `checkpoints/`: weights + optimizer + EMA + `p` + step (see `checkpoint.Checkpointer`);
-- `curves.png`: losses, `aug_p` and FID/KID over steps;
+- `curves.png`: losses, `aug_p` and (adaptive) r_t (`ada_r_t`), FID/KID over steps;
 - `ticket/`: with `prune_rounds > 0`, the pruning masks found before training and their
   per-round record (see `ticket.prepare_ticket`);
 - `diverged.json`: only after a divergence, its step and value.
@@ -30,6 +37,10 @@ step and the value, with nothing of the diverged model saved (the last checkpoin
 the step marked on `curves.png`. SIGINT/SIGTERM finish the current step, write a checkpoint at it
 and raise `faults.TrainingInterrupted` (exit code 128 + signal in the CLI); during a ticket search
 the completed rounds are saved instead.
+
+With `init_from` a new run starts from the G, D and EMA-G weights of another run
+(`finetune.load_networks`; step 0, fresh optimizers), its `config.json` naming the weights file;
+`freeze_d` keeps D's first blocks fixed (`finetune.freeze_discriminator`, FreezeD).
 
 With `resume=True` the latest run folder of `workdir` continues from its last finite checkpoint
 (`checkpoint.resume_point`): the weights, optimizer slots, EMA, `p` and seed-generator states come
@@ -209,6 +220,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
                 gan = build_gan(config)
                 if init_weights is not None:  # fine-tuning: G, D and EMA-G only, before any step
                     finetune.load_networks(gan, init_weights)
+                ada_signal = callbacks_lib.ADASignal(gan) if gan.ada is not None else None  # before any trace
             except (ValueError, TypeError) as error:  # an unknown network_kwargs option, freeze_d, init_from
                 raise RunSetupError(str(error)) from error
         if chief:
@@ -228,6 +240,7 @@ def run(config, workdir="runs", resume=False, verbose=1, stream="stdout", incept
             training = _Training(gan, dataset, config, schedule, path, out, catcher, chief, say, verbose, strategy)
             training.statistics_dir = config["fid_statistics_dir"] or os.path.join(workdir, STATISTICS_DIR)
             training.grid_images = grid_images
+            training.ada_signal = ada_signal
             try:
                 ticket = training.setup(state, resume, inception, reals)
                 training.train()
@@ -290,6 +303,7 @@ class _Training:
         self.writer = self.log = self.grids = self.tensorboard = None
         self.statistics_dir = os.path.join(out, STATISTICS_DIR)
         self.grid_images = None
+        self.ada_signal = None
         self.fitting = False
 
     def _warmup(self):
@@ -389,6 +403,8 @@ class _Training:
                 generator_training=config["sample_bn_mode"] == "train",
             )
             self.callbacks.append(callbacks_lib.AtSteps(fid, schedule, schedule.eval_steps()))
+        if self.ada_signal is not None:  # before the writer, which logs it
+            self.callbacks.append(self.ada_signal)
         self.callbacks += [self.grids, self.writer] if self.chief else [self.writer]
         self.callbacks.append(self.checkpointer)
         if self.chief:
