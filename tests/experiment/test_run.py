@@ -99,7 +99,13 @@ def test_fid_matches_recomputation(tiny_run, inception):
 def test_sample_grids_show_the_ema_generator(tiny_run):
     config, result, _ = tiny_run
     samples = os.path.join(result["run_dir"], "samples")
-    assert sorted(os.listdir(samples)) == ["step-000001.png", "step-000002.png"]
+    assert sorted(os.listdir(samples)) == [
+        "augment-000001.png",
+        "augment-000002.png",
+        "reals.png",
+        "step-000001.png",
+        "step-000002.png",
+    ]
     assert result["grid"] == os.path.join(samples, "step-000002.png")
     grid = np.asarray(Image.open(result["grid"]))
     images = td.metrics.to_uint8(result["model"].generate(4, use_ema=True, seed=config["seed"] + 2_000_003))

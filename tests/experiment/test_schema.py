@@ -18,8 +18,20 @@ from tf_diffaug.experiment import schema
 # The public configuration API (issues 12 and 13): existing keys, the keys added for every library
 # setting (12) and for the official protocols of the paper presets (13).
 PUBLIC_KEYS = {
-    "data": ["dataset", "split", "subset_size", "subset_seed", "resolution", "channels", "num_classes", "mirror"],
-    "network": ["network", "network_preset", "network_kwargs", "latent_dim"],
+    "data": [
+        "dataset",
+        "split",
+        "subset_size",
+        "subset_seed",
+        "resolution",
+        "channels",
+        "num_classes",
+        "conditional",
+        "mirror",
+        "crop",
+        "alpha_background",
+    ],
+    "network": ["network", "network_preset", "network_kwargs", "latent_dim", "init_from", "freeze_d"],
     "augmentation": ["policy", "augment_mode", "adaptive", "ada_target", "ada_interval", "ada_kimg"],
     "objective": [
         "loss",
@@ -42,7 +54,15 @@ PUBLIC_KEYS = {
         "advaug_g_layer",
     ],
     "schedule": ["batch_size", "g_batch_size", "steps", "log_every", "eval_every", "checkpoint_every"],
-    "evaluation": ["fid_samples", "fid_batch_size", "fid_reference_split", "sample_bn_mode", "grid_size"],
+    "evaluation": [
+        "fid_samples",
+        "fid_batch_size",
+        "fid_reference_split",
+        "sample_bn_mode",
+        "fid_resize",
+        "fid_statistics_dir",
+        "grid_size",
+    ],
     "lottery": [
         "prune_rounds",
         "prune_fraction",
@@ -62,7 +82,7 @@ PUBLIC_KEYS = {
 def test_keys_are_the_public_names_in_their_groups():
     assert [name for name, _ in schema.GROUPS] == list(PUBLIC_KEYS)
     assert {group: [k.name for k in schema.keys_of(group)] for group in PUBLIC_KEYS} == PUBLIC_KEYS
-    assert len(schema.KEYS) == len(schema.KEY) == sum(map(len, PUBLIC_KEYS.values())) == 63
+    assert len(schema.KEYS) == len(schema.KEY) == sum(map(len, PUBLIC_KEYS.values())) == 70
     assert list(presets_lib.DEFAULTS) == [name for names in PUBLIC_KEYS.values() for name in names]
     assert schema.RESUMABLE_KEYS == (
         "steps",

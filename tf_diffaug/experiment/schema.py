@@ -335,7 +335,7 @@ KEYS = (
     Key("fid_reference_split", "evaluation", str, None, "Split whose images (all of them, no subset) are the FID/KID reference, e.g. test (the DiffAugment BigGAN-CIFAR code); none: the training images.", nullable=True, check=_check_split),
     Key("sample_bn_mode", "evaluation", str, "eval", "Batch norm of the EMA generator when sampling for FID/KID and grids: eval (running statistics) or train (each batch's statistics, as the BigGAN-CIFAR code's G_ema.train()).", choices=SAMPLE_BN_MODES),
     Key("fid_resize", "evaluation", str, "legacy_tensorflow", "How FID/KID resize images to 299x299: legacy_tensorflow (the TF1 bilinear of the papers' FID) or clean (clean-fid's PIL bicubic per channel in float; Parmar et al., CVPR 2022, arXiv:2104.11222).", choices=FID_RESIZE_MODES),
-    Key("fid_statistics_dir", "evaluation", str, None, "Cache of the FID reference statistics, one file per dataset, split, resolution, data options and fid_resize, reused by later runs (none: <workdir>/fid_statistics).", nullable=True, resumable=True, check=_check_name("fid_statistics_dir")),
+    Key("fid_statistics_dir", "evaluation", str, None, "Cache of the FID reference statistics, one file per dataset, split, resolution, data options and fid_resize, reused by later runs (none: <workdir>/fid_statistics).", nullable=True, check=_check_name("fid_statistics_dir")),
     Key("grid_size", "evaluation", int, 36, "Images per sample grid (samples/step-XXXXXX.png).", resumable=True, **_N),
     # lottery ---------------------------------------------------------------------------------------
     Key("prune_rounds", "lottery", int, 0, "IMP rounds before training (0: the dense networks).", **_Z),
