@@ -15,10 +15,19 @@ Goal: overhead <= 15 %.
 Usage: python benchmarks/train_step.py [--preset dcgan-cpu] [--resolution 64] [--batch-size 32]
                                        [--steps 10] [--repeats 5]
 (about 1-2 minutes on a 2-core CPU with the defaults.)
+
+Backends: `--compare_backends` instead times the full-policy step on TensorFlow (`tf.function`
+of `gan.train_step`) and on JAX (`jax.jit` of the stateless `gan.train_step(state, data)`, as
+Keras' JAX trainer runs it), one subprocess per backend running this script with
+`--backend_rate` and the same preset and weights seed, and prints steps/s and the ratio
+JAX / TensorFlow.
 """
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
 import time
 
 import keras
@@ -59,6 +68,61 @@ def build(preset, resolution, policy, weights=None):
     return gan
 
 
+def backend_rate(preset, resolution, batch_size, steps, repeats):
+    """Steps/s (fastest round) of the full-policy step on the current Keras backend."""
+    keras.utils.set_random_seed(0)
+    reals = preset["d_steps"] * batch_size
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (reals, resolution, resolution, preset["channels"])).astype(np.float32)
+    data = images
+    if preset["num_classes"]:
+        data = (images, rng.integers(0, preset["num_classes"], reals).astype(np.int32))
+    gan = build(preset, resolution, FULL_POLICY)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        step_fn = jax.jit(gan.train_step, donate_argnums=0)
+        state = [gan._get_jax_state(True, True, True, True)]
+
+        def step():
+            logs, state[0] = step_fn(state[0], data)
+            return logs
+    else:
+        step_fn = tf.function(gan.train_step)
+
+        def step():
+            return step_fn(data)
+
+    for _ in range(3):  # trace and warm up
+        float(step()["d_loss"])
+    rounds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            logs = step()
+        float(logs["d_loss"])  # wait for the last step
+        rounds.append((time.perf_counter() - start) / steps)
+    return 1.0 / min(rounds)
+
+
+def compare_backends(args):
+    rates = {}
+    for backend in ("tensorflow", "jax"):
+        command = [sys.executable, __file__, "--backend_rate", "--preset", args.preset]
+        command += ["--steps", str(args.steps), "--repeats", str(args.repeats)]
+        command += [
+            f"--{name}={value}"
+            for name, value in (("resolution", args.resolution), ("batch-size", args.batch_size))
+            if value
+        ]
+        done = subprocess.run(command, env=dict(os.environ, KERAS_BACKEND=backend), capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"the {backend} run failed:\n{done.stderr[-3000:]}")
+        rates[backend] = float(done.stdout.strip().splitlines()[-1])
+        print(f"{backend:10s}: {rates[backend]:7.2f} steps/s (fastest of {args.repeats} rounds x {args.steps} steps)")
+    print(f"JAX / TensorFlow: {rates['jax'] / rates['tensorflow']:.2f}x steps/s (preset {args.preset}, full policy)")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", default="dcgan-cpu")
@@ -66,11 +130,17 @@ def main():
     parser.add_argument("--batch-size", type=int, default=None, help="defaults to the preset's")
     parser.add_argument("--steps", type=int, default=10, help="steps per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="timed rounds per model")
+    parser.add_argument("--compare_backends", action="store_true", help="JAX vs TensorFlow steps/s (subprocesses)")
+    parser.add_argument("--backend_rate", action="store_true", help="print this backend's steps/s (internal)")
     args = parser.parse_args()
+    if args.compare_backends:
+        return compare_backends(args)
 
     preset = td.networks.get_preset(args.preset)
     resolution = args.resolution or preset["resolution"]
     batch_size = args.batch_size or preset["batch_size"]
+    if args.backend_rate:
+        return print(backend_rate(preset, resolution, batch_size, args.steps, args.repeats))
     reals = preset["d_steps"] * batch_size  # one batch of reals per D update
     rng = np.random.default_rng(0)
     images = tf.constant(rng.uniform(-1, 1, (reals, resolution, resolution, preset["channels"])), tf.float32)
