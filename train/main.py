@@ -97,8 +97,8 @@ def config_from_flags(flag_values=FLAGS, environ=os.environ):
     backend = environ.get("KERAS_BACKEND")
     if backend and backend != "tensorflow":
         raise app.UsageError(
-            f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (td.GAN's train step, "
-            "tf.distribute, tf.data). Run with KERAS_BACKEND=tensorflow, or unset it."
+            f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (tf.distribute, "
+            "tf.data); from Python, td.GAN also trains on JAX. Run with KERAS_BACKEND=tensorflow, or unset it."
         )
     try:
         run_dir.check_workdir(flag_values.workdir)

@@ -250,8 +250,8 @@ def test_another_keras_backend_is_refused_naming_keras_backend(backend, tmp_path
     with pytest.raises(app.UsageError) as info:
         call_main([f"--workdir={tmp_path / 'runs'}"], environ={"KERAS_BACKEND": backend})
     assert str(info.value) == (
-        f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (td.GAN's train step, "
-        "tf.distribute, tf.data). Run with KERAS_BACKEND=tensorflow, or unset it."
+        f"KERAS_BACKEND is {backend!r}, but training needs Keras' TensorFlow backend (tf.distribute, "
+        "tf.data); from Python, td.GAN also trains on JAX. Run with KERAS_BACKEND=tensorflow, or unset it."
     )
     assert call_main([f"--workdir={tmp_path}"], environ={"KERAS_BACKEND": "tensorflow"})["preset"] == "fewshot-cpu"
 
@@ -302,8 +302,9 @@ def test_the_driver_refuses_a_keras_backend_set_in_keras_json(tmp_path):
     )
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert (
-        "td.GAN needs Keras' TensorFlow backend (its train step, tf.distribute, tf.data), but Keras runs on "
-        "'jax'. Set KERAS_BACKEND=tensorflow" in out.stderr
+        "Training needs Keras' TensorFlow backend (tf.distribute, tf.data), but Keras runs on 'jax'. "
+        'Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in ~/.keras/keras.json); from Python, '
+        "td.GAN also trains on JAX, and DiffAugment runs on JAX and torch." in out.stderr
     )
     assert not (tmp_path / "runs").exists()
 

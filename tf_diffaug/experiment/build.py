@@ -20,17 +20,19 @@ class RunSetupError(ValueError):
 
 
 def check_backend():
-    """Raises `RunSetupError` unless Keras runs on TensorFlow (`td.gan.model.check_backend`).
+    """Raises `RunSetupError` unless Keras runs on TensorFlow (what the driver needs).
 
-    The driver checks this before anything is built: it trains with `tf.distribute` strategies on
-    `tf.data` pipelines, and td.GAN's train step is TensorFlow code.
+    The driver trains with `tf.distribute` strategies on `tf.data` pipelines and checkpoints with
+    TensorFlow, so it is checked before anything is built. `td.GAN` itself also trains on JAX from
+    Python (`td.gan.model.check_backend`), and DiffAugment runs on JAX and torch.
     """
-    from tf_diffaug.gan import model
-
-    try:
-        model.check_backend()
-    except RuntimeError as error:
-        raise RunSetupError(str(error)) from error
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        raise RunSetupError(
+            f"Training needs Keras' TensorFlow backend (tf.distribute, tf.data), but Keras runs on {backend!r}. "
+            'Set KERAS_BACKEND=tensorflow (or "backend": "tensorflow" in ~/.keras/keras.json); from Python, '
+            "td.GAN also trains on JAX, and DiffAugment runs on JAX and torch."
+        )
 
 
 def check_discriminator_output(gan):
