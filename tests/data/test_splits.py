@@ -91,6 +91,17 @@ def test_subset_indices_are_the_official_seeded_choice():
         splits.subset_indices(112, 113)
 
 
+def test_subset_seed_none_is_chen_et_als_first_examples():
+    # Ultra-Data-Efficient-GAN-Training datasets.py l.103-104: Subset(dataset, np.arange(int(50000 * 0.1))).
+    assert splits.subset_indices(50_000, 5_000, seed=None).tolist() == list(range(5_000))
+    from tf_diffaug import data
+
+    everything = data.load_array("emoji-faces", resolution=16)
+    np.testing.assert_array_equal(
+        data.load_array("emoji-faces", resolution=16, subset_size=7, subset_seed=None), everything[:7]
+    )
+
+
 def test_load_subset_keeps_the_chosen_examples_in_order():
     from tf_diffaug import data
 

@@ -314,6 +314,19 @@ def test_curves_png_is_written(tmp_path):
     assert image.std() > 0
 
 
+def test_none_is_a_value_for_the_keys_that_accept_it():
+    # A 10 % preset with subset_size none trains on the whole split; batch_size None stays "not set".
+    config = experiment.resolve_config("biggan-cifar10-10pct", subset_size=None, batch_size=None)
+    assert (config["subset_size"], config["batch_size"]) == (None, 50)
+    assert experiment.resolve_config("biggan-cifar10-10pct")["subset_size"] == 5_000
+    # The first-N subset of Chen et al.'s ticket presets survives a preset and a saved configuration.
+    ticket = experiment.resolve_config("sngan-cifar10-10pct-ticket")
+    assert (ticket["subset_size"], ticket["subset_seed"]) == (5_000, None)
+    assert experiment.resolve_config("sngan-cifar10-10pct-ticket", subset_seed=0)["subset_seed"] == 0
+    saved = experiment.resolve_config("biggan-cifar10-10pct", subset_size=None)
+    assert experiment.resolve_config(base=saved)["subset_size"] is None  # not the preset's 5000
+
+
 def test_a_saved_configuration_reruns_and_overrides_still_apply(tmp_path):
     saved = experiment.resolve_config(
         "fashion-mnist-1pct", steps=500, seed=4, cr_weight=5.0, network_kwargs={"width": 8}

@@ -93,7 +93,8 @@ def test_every_paper_preset_runs_end_to_end_at_toy_scale(name, tmp_path, incepti
     assert reference.features.shape == (expected, 2048)
     if config["subset_size"] is not None:  # the data line counts the subset and the split it is drawn from
         split_size = 200 if config["network"] == "biggan" else 112
-        data_line = f"data: {config['subset_size']} images, a seeded subset of {split_size} ("
+        drawn = "the first of" if config["subset_seed"] is None else "a seeded subset of"  # Chen et al.: the first
+        data_line = f"data: {config['subset_size']} images, {drawn} {split_size} ("
         assert stream.getvalue().startswith(data_line), stream.getvalue()[:200]
     if config["prune_rounds"]:
         with open(os.path.join(result["run_dir"], "ticket", "ticket.json")) as f:

@@ -157,7 +157,12 @@ def test_defaults_keep_the_libraries_behaviour():
         ("channels", [1, 3], [2, 4], "channels must be one of [1, 3], got "),
         ("network_kwargs", [{}, {"width": 8}], [[1], "{}"], "network_kwargs must be a JSON object (dict), got "),
         ("subset_size", [None, 1, 5000], [0, 2.0, "5000"], "subset_size must be None or an integer >= 1, got "),
-        ("subset_seed", [0, 2**32 - 1], [-1, 2**32, None], "subset_seed must be an integer in [0, 4294967295], got "),
+        (
+            "subset_seed",
+            [None, 0, 2**32 - 1],
+            [-1, 2**32, 1.0],
+            "subset_seed must be None or an integer in [0, 4294967295], got ",
+        ),
         ("g_batch_size", [None, 128], [0, 64.0], "g_batch_size must be None or an integer >= 1, got "),
         ("prune_advaug_gamma", [None, 0, 0.01], [-0.01], "prune_advaug_gamma must be None or a number >= 0, got "),
     ],

@@ -142,7 +142,7 @@ def _preprocessed(source: Source, resolution: int, channels, crop="center", alph
 
 
 def subset(source: Source, subset_size, seed=0) -> Source:
-    """The examples of `source` that a seeded random subset keeps (``splits.subset_indices``).
+    """The examples of `source` that a subset keeps (``splits.subset_indices``; `seed=None`: the first ones).
 
     Indices refer to the source's original order: its ``original_index`` (a tfds ``id`` such as
     ``"train_01234"``) when it has one, else the position in the source. The kept examples stay
@@ -272,7 +272,8 @@ def load(
         subset_size: None (every example of `split`), or keep a seeded random subset of this many
             examples of it (``splits.subset_indices``: the official DiffAugment CIFAR-10 10 % / 20 %
             subsets are ``split="train", subset_size=5000 / 10000, subset_seed=0``).
-        subset_seed: seed of that subset.
+        subset_seed: seed of that subset, or None for the first `subset_size` examples of the
+            original order (Chen et al.'s 10 % of CIFAR-10).
 
     Returns:
         A dataset of images ``[resolution, resolution, C]`` (``[B, ...]`` when batched), float32 in

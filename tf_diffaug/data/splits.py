@@ -24,18 +24,21 @@ _TERM = re.compile(r"^(?P<name>\w[\w-]*)(?:\[(?P<from>-?[\d.]*)(?P<from_pct>%?):
 
 
 def subset_indices(num_examples, subset_size, seed=0):
-    """The examples a seeded random subset keeps: sorted indices into a split's original order.
+    """The examples a subset keeps: sorted indices into a split's original order.
 
     ``numpy.random.RandomState(seed).choice(num_examples, subset_size, replace=False)``, as the
     official DiffAugment BigGAN-CIFAR code draws its 10 % / 20 % CIFAR-10 subsets
     (mit-han-lab/data-efficient-gans, ``DiffAugment-biggan-cifar/datasets.py`` l.316-321, seed 0),
     so ``subset_size=5000, subset_seed=0`` on CIFAR-10 ``train`` selects the images of the published
-    10 % runs (a ``train[:10%]`` slice selects others).
+    10 % runs (a ``train[:10%]`` slice selects others). ``seed=None`` keeps the first
+    ``subset_size`` examples of the original order, as Chen et al.'s code takes its 10 % of CIFAR-10
+    (VITA-Group/Ultra-Data-Efficient-GAN-Training ``datasets.py`` l.103-104,
+    ``Subset(dataset, np.arange(len(dataset) * ratio))``).
 
     Args:
         num_examples: size of the split (or slice) being subsampled.
         subset_size: how many examples to keep, ``1 <= subset_size <= num_examples``.
-        seed: seed of the draw.
+        seed: seed of the draw, or None for the first ``subset_size`` examples.
 
     Returns:
         int64 NumPy array of the kept indices, sorted.
@@ -43,6 +46,8 @@ def subset_indices(num_examples, subset_size, seed=0):
     Example:
         >>> subset_indices(10, 3, seed=0).tolist()
         [2, 4, 8]
+        >>> subset_indices(10, 3, seed=None).tolist()
+        [0, 1, 2]
     """
     import numpy as np
 
@@ -50,6 +55,8 @@ def subset_indices(num_examples, subset_size, seed=0):
         raise ValueError(
             f"subset_size must be an integer in [1, {num_examples}] (the examples of the split), got {subset_size!r}."
         )
+    if seed is None:
+        return np.arange(subset_size, dtype=np.int64)
     chosen = np.random.RandomState(seed).choice(num_examples, subset_size, replace=False)
     return np.sort(chosen).astype(np.int64)
 

@@ -125,14 +125,18 @@ def network_values(network_preset):
 
 
 def apply_overrides(config, overrides, what="overrides"):
-    """Applies `overrides` (skipping `None`) onto `config` in place; `lr` sets both rates.
+    """Applies `overrides` onto `config` in place; `lr` sets both rates.
+
+    `None` means "not set" (skipped) for a key that cannot be None, and is the value itself for a
+    key that can (`num_classes`, `subset_size`, `subset_seed`, ...): `--subset_size=none` over a
+    10 % preset trains on the whole split, and a saved configuration's `None`s survive `--config`.
 
     `network_kwargs` are merged into the existing ones (a `latent_dim` in them moves to the key).
 
     Raises:
         ValueError: for a key the schema does not have, naming `what` held it.
     """
-    overrides = {k: v for k, v in overrides.items() if v is not None}
+    overrides = {k: v for k, v in overrides.items() if v is not None or (k in schema.KEY and schema.KEY[k].nullable)}
     for alias, targets in schema.ALIASES.items():
         if alias in overrides:
             value = overrides.pop(alias)
@@ -329,7 +333,7 @@ def resume_config(workdir, **overrides):
     """Returns the saved configuration of the latest run in `workdir` with `overrides` applied.
 
     Only `schema.RESUMABLE_KEYS` (e.g. `steps` to train longer, or any of the intervals) may
-    differ from the saved values; `None` overrides are ignored. Reads the run folder only (no
+    differ from the saved values; `None` overrides of keys that cannot be None are ignored. Reads the run folder only (no
     TensorFlow), so `--resume --dry_run` is instant.
 
     Raises:

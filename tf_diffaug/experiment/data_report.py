@@ -34,6 +34,8 @@ class DataReport:
         skipped: `(relative path, reason)` of a folder's files that are not used.
         where: where the data lives (the folder, Debian's files, the tfds data folder).
         subset_of: with a `subset_size`, the images of the split it is drawn from (else None).
+        subset_first: the subset is the split's first `subset_size` images (`subset_seed` none),
+            not a seeded draw.
         class_names: the sorted class names of a class-conditional configuration (label i is
             `class_names[i]`), else None.
     """
@@ -45,13 +47,18 @@ class DataReport:
     skipped: list = dataclasses.field(default_factory=list)
     where: str | None = None
     subset_of: int | None = None
+    subset_first: bool = False
     class_names: list | None = None
 
     def line(self):
         """`data: 112 images (emoji-faces train)`, with the files skipped of a folder."""
         count = "an unknown number of images" if self.num_images is None else f"{self.num_images:,} images"
         if self.subset_of is not None:
-            count += f", a seeded subset of {self.subset_of:,}"
+            count += (
+                f", the first of {self.subset_of:,}"
+                if self.subset_first
+                else f", a seeded subset of {self.subset_of:,}"
+            )
         if self.source == "folder":
             what = f"folder {self.dataset!r} {self.split}"
         elif self.source == "tfds":
@@ -202,6 +209,7 @@ def check_data(config):
                 f"({report.num_images} images). Expected subset_size <= {report.num_images} (or none: all of them)."
             )
         report.subset_of, report.num_images = report.num_images, subset
+        report.subset_first = config.get("subset_seed", 0) is None
     size, batch = report.num_images, config["batch_size"]
     if size is not None and batch > size:
         raise DataError(

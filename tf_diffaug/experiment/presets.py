@@ -209,16 +209,16 @@ PRESETS["biggan-cifar10-10pct-lecam"] = dict(
 )
 
 # Chen et al. 2021, SNGAN on 10 % of CIFAR-10: stage I (IMP) trains plain SNGAN (no DiffAugment,
-# no AdvAug), stage II trains the ticket with AdvAug. The 10 % subset is the seeded one of the
-# DiffAugment presets (the same 5000 images), not Chen et al.'s first 5000: see
-# docs/REPRODUCING.md, "Deliberate departures".
+# no AdvAug), stage II trains the ticket with AdvAug. The 10 % subset is Chen et al.'s: the first
+# 5000 training images in CIFAR-10's original order (subset_seed none), not the seeded draw of the
+# DiffAugment presets.
 PRESETS["sngan-cifar10-10pct-ticket"] = dict(
     _CIFAR10,
     description="Lottery ticket (Chen et al. 2021): SNGAN on 10% of CIFAR-10, 10 IMP rounds (10.7% of G's convs), AdvAug.",
     source=_CHEN + "; no DiffAugment (train_impg_less.py, train_with_masks_adv_gd_less.py)",
     network_preset="sngan-cifar",
     subset_size=5_000,
-    subset_seed=0,
+    subset_seed=None,  # the first 5000 images in the original order (CH datasets.py l.103-104)
     policy="",
     augment_mode="none",
     g_batch_size=128,

@@ -266,7 +266,7 @@ KEYS = (
     Key("dataset", "data", str, "emoji-faces", "td.data name (emoji-faces, fashion-mnist, a prepared tfds name such as cifar10) or an image folder.", check=_check_name("dataset")),
     Key("split", "data", str, "train", "Dataset split: " + splits.SPLIT_HELP + ".", check=_check_split),
     Key("subset_size", "data", int, None, "Train on a seeded random subset of this many images of the split (none: all of it); the DiffAugment BigGAN-CIFAR 10 %/20 % runs use 5000/10000 of CIFAR-10 train (datasets.py l.316-321).", nullable=True, **_N),
-    Key("subset_seed", "data", int, 0, "Seed of that subset: numpy RandomState(seed).choice over the split's original order (the official scripts: --seed 0).", minimum=0, maximum=2**32 - 1),
+    Key("subset_seed", "data", int, 0, "Seed of that subset: numpy RandomState(seed).choice over the split's original order (the official scripts: --seed 0); none: the first subset_size images of that order (Chen et al.).", minimum=0, maximum=2**32 - 1, nullable=True),
     Key("resolution", "data", int, 64, "Image size in pixels (square); one the network builds: " + ", ".join(f"{k} {'/'.join(map(str, v))}" for k, v in network_catalog.RESOLUTIONS.items()) + ".", **_N),
     Key("channels", "data", int, 3, "Image channels (1: grey, 3: RGB).", choices=(1, 3)),
     Key("num_classes", "data", int, None, "Classes of a class-conditional GAN (labels from the dataset), or none for an unconditional one.", minimum=2, nullable=True),
