@@ -344,6 +344,8 @@ def test_a_schedule_whose_intervals_do_not_divide_ends_with_every_event(inceptio
         "ckpt-000130.weights.h5",
     ]
     assert sorted(os.listdir(os.path.join(run_dir, "samples"))) == [
+        *(f"augment-{step:06d}.png" for step in (40, 80, 120, 130)),
+        "reals.png",
         "step-000040.png",
         "step-000080.png",
         "step-000120.png",
