@@ -263,6 +263,7 @@ def test_a_copy_of_the_first_signal_is_ignored_and_a_later_one_exits_at_once(mon
 LOTTERY = dict(TINY, loss="hinge", steps=1, log_every=1, checkpoint_every=1, prune_rounds=3, prune_steps=2)
 
 
+@pytest.mark.slow  # two stage-I searches (~40 s)
 def test_a_signal_during_stage_one_resumes_at_the_next_round_and_finds_the_same_ticket(
     image_folder, tmp_path, monkeypatch
 ):
@@ -320,6 +321,7 @@ def test_a_signal_during_stage_one_resumes_at_the_next_round_and_finds_the_same_
     assert resumed["generator_sparsity"] == pytest.approx(whole["generator_sparsity"])
 
 
+@pytest.mark.slow  # per-round and all-round searches (~20-45 s each)
 @pytest.mark.parametrize("rewind", ["init", 1])
 def test_rounds_one_call_at_a_time_equal_one_call_of_all_rounds(image_folder, rewind):
     # What prepare_ticket relies on: after round 1 the networks sit at the rewind point, so a round that

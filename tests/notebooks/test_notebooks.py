@@ -20,6 +20,8 @@ import pytest
 from nbclient import NotebookClient
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # each notebook runs in its own kernel (30-95 s)
+
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / "notebooks"
 METRIC_LINE = re.compile(r"^(?P<name>[\w/%.-]+) = (?P<value>\S+)$", re.MULTILINE)
 KERNEL_NAME = "tf-diffaug-test-python"
