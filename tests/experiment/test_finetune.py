@@ -14,19 +14,11 @@ import pytest
 from PIL import Image
 
 import tf_diffaug as td
-from tests.experiment import command_line
+from tests.experiment import command_line, tiny
 from tf_diffaug import experiment
 from tf_diffaug.experiment import build, driver, finetune
 
-TINY = {
-    "resolution": 32,
-    "batch_size": 4,
-    "network_kwargs": {"width": 8},
-    "fid_batch_size": 4,
-    "grid_size": 4,
-    "log_every": 1,
-    "fid_samples": 0,
-}
+TINY = dict(tiny.TINY, fid_samples=0)
 
 
 def _numpy(variables):

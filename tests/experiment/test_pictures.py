@@ -13,19 +13,12 @@ import pytest
 from PIL import Image
 
 import tf_diffaug as td
+from tests.experiment import tiny
 from tf_diffaug import experiment
 from tf_diffaug.experiment import curves, data_report, pictures
 from tf_diffaug.gan.callbacks import image_grid
 
-TINY = {
-    "resolution": 32,
-    "batch_size": 4,
-    "network_kwargs": {"width": 8},
-    "grid_size": 4,
-    "log_every": 1,
-    "fid_samples": 0,
-    "checkpoint_every": 1,
-}
+TINY = {k: v for k, v in dict(tiny.TINY, fid_samples=0, checkpoint_every=1).items() if k != "fid_batch_size"}
 GRID_SEED_OFFSET = 2_000_003  # the driver's sample-grid seed: config seed + this
 PAD = 2  # td.gan.image_grid's border
 

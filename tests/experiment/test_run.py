@@ -29,14 +29,7 @@ from tf_diffaug.experiment import checkpoint as checkpoint_lib
 from tf_diffaug.experiment import driver
 
 TINY_NET = {"batch_size": 4, "network_kwargs": {"width": 8}, "fid_batch_size": 4, "grid_size": 4}
-TINY = {
-    "resolution": 32,
-    "batch_size": 4,
-    "network_kwargs": {"width": 8},
-    "fid_batch_size": 4,
-    "grid_size": 4,
-    "log_every": 1,
-}
+from tests.experiment.tiny import TINY  # noqa: E402
 
 
 @pytest.fixture(scope="module")
